@@ -1,0 +1,47 @@
+"""Shared fixtures: paths to ../shared (tests that need it skip with a reason when it is absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.getenv("YOLO_SHARED", ROOT.parent / "shared"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def shared_path(rel: str) -> Path:
+    """A file under ../shared, or skip the calling test with a clear reason."""
+    p = SHARED / rel
+    if not p.exists():
+        pytest.skip(f"needs {p} (the project's shared data folder, ../shared from the repo root)")
+    return p
+
+
+@pytest.fixture
+def yolov5n_pt() -> Path:
+    return shared_path("weights/yolov5n.pt")
+
+
+@pytest.fixture
+def seedpatch_pt() -> Path:
+    return shared_path("weights/yolov5n-ghostdyn-seedpatch.pt")
+
+
+@pytest.fixture
+def coco128() -> Path:
+    return shared_path("datasets/coco128")
+
+
+@pytest.fixture
+def bus_jpg() -> Path:
+    return shared_path("images/bus.jpg")
+
+
+@pytest.fixture
+def zidane_jpg() -> Path:
+    return shared_path("images/zidane.jpg")

@@ -1,0 +1,1 @@
+"""Utilities shared by train.py, val.py, detect.py and export.py, one module per concern."""

@@ -1,0 +1,95 @@
+"""Paths, run folders and YAML files: how scripts find what the user named."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from utils.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]  # repository root
+
+
+def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdir: bool = False) -> Path:
+    """runs/exp -> runs/exp2, runs/exp3 ... so that a new run never overwrites an old one."""
+    path = Path(path)
+    if path.exists() and not exist_ok:
+        path, suffix = (path.with_suffix(""), path.suffix) if path.is_file() else (path, "")
+        for n in range(2, 10_000):
+            candidate = Path(f"{path}{sep}{n}{suffix}")
+            if not candidate.exists():
+                path = candidate
+                break
+    if mkdir:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_file(file: str | Path, search_dirs: tuple[str, ...] = ("data", "models", "utils")) -> str:
+    """Return an existing file: the path as given, or a bare name found under the repository's folders."""
+    file = str(file)
+    if not file or Path(file).is_file():
+        return file
+    if file.startswith(("http:/", "https:/")):
+        from utils.downloads import safe_download
+
+        name = Path(file.split("?")[0]).name
+        safe_download(file, name)
+        return name
+    found = [f for d in search_dirs for f in glob.glob(str(ROOT / d / "**" / file), recursive=True)]
+    if not found:
+        raise UserError(f"file not found: '{file}' (looked in the current folder and in {', '.join(search_dirs)}/)")
+    if len(found) > 1:
+        raise UserError(f"'{file}' is ambiguous, it matches {found}; give the full path")
+    return found[0]
+
+
+def check_yaml(file: str | Path, suffix: tuple[str, ...] = (".yaml", ".yml")) -> str:
+    """Like check_file, but the name must end in .yaml or .yml."""
+    if Path(str(file)).suffix.lower() not in suffix:
+        raise UserError(f"'{file}' should be a YAML file ({', '.join(suffix)})")
+    return check_file(file)
+
+
+def yaml_load(file: str | Path) -> dict:
+    """Read a YAML file with the safe loader only: tags such as !!python/object are refused."""
+    try:
+        with open(file, errors="ignore", encoding="utf-8") as f:
+            text = f.read()
+        if not text.isprintable():  # strip control characters that the YAML parser rejects
+            text = re.sub(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]+", "", text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"{file} is not a valid (safe) YAML file: {e}") from None
+    except OSError as e:
+        raise UserError(f"cannot read {file}: {e.strerror}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{file} should hold a YAML mapping (key: value), found {type(data).__name__}")
+    return data
+
+
+def yaml_save(file: str | Path, data: dict) -> None:
+    """Write a dict as YAML, paths as plain strings."""
+    with open(file, "w", encoding="utf-8") as f:
+        yaml.safe_dump({k: str(v) if isinstance(v, Path) else v for k, v in data.items()}, f, sort_keys=False)
+
+
+def file_size(path: str | Path) -> float:
+    """Size of a file or folder in MB."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.glob("**/*") if f.is_file()) / 1e6
+    return 0.0
+
+
+def is_writeable(folder: str | Path) -> bool:
+    """True when a file can be created in folder (False for read-only datasets)."""
+    return os.access(folder, os.W_OK)

@@ -1,0 +1,245 @@
+"""PyTorch helpers: devices, seeds, model cost, BN fusion, EMA weights and optimizer groups."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from contextlib import contextmanager
+from copy import deepcopy
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from utils.errors import UserError
+from utils.logger import LOGGER
+
+LOCAL_RANK = int(os.getenv("LOCAL_RANK", -1))
+RANK = int(os.getenv("RANK", -1))
+WORLD_SIZE = int(os.getenv("WORLD_SIZE", 1))
+
+
+def select_device(device: str = "", batch_size: int = 0, newline: bool = True) -> torch.device:
+    """Parse --device ('', 'cpu', '0', '0,1', 'mps'); fail clearly when a requested GPU is not there."""
+    s = f"YOLOv5 🚀 Python-{'.'.join(map(str, __import__('sys').version_info[:3]))} torch-{torch.__version__} "
+    device = str(device).strip().lower().replace("cuda:", "").replace("none", "")
+    cpu, mps = device == "cpu", device == "mps"
+    if cpu or mps:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    elif device:
+        ids = [d for d in device.replace(" ", "").split(",") if d]
+        if not all(d.isdigit() for d in ids):
+            raise UserError(f"invalid --device '{device}', use 'cpu', 'mps' or CUDA ids such as '0' or '0,1'")
+        available = torch.cuda.device_count()
+        missing = [d for d in ids if int(d) >= available]
+        if missing:
+            raise UserError(f"invalid CUDA '--device {device}' requested, this machine has {available} CUDA device(s); "
+                            f"use '--device cpu' or one of {list(range(available)) or 'none'}")
+    if not cpu and not mps and torch.cuda.is_available():
+        ids = device.split(",") if device else ["0"]
+        n = len(ids)
+        if n > 1 and batch_size > 0 and batch_size % n:
+            raise UserError(f"--batch-size {batch_size} must be a multiple of the number of GPUs ({n})")
+        for i, d in enumerate(ids):
+            p = torch.cuda.get_device_properties(int(d))
+            s += f"{'' if i == 0 else ' ' * len(s)}CUDA:{d} ({p.name}, {p.total_memory / (1 << 20):.0f}MiB)\n"
+        arg = f"cuda:{ids[0]}"
+    elif mps and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        s += "MPS\n"
+        arg = "mps"
+    else:
+        s += "CPU\n"
+        arg = "cpu"
+    if not newline:
+        s = s.rstrip()
+    LOGGER.info(s)
+    return torch.device(arg)
+
+
+def time_sync() -> float:
+    """time.time() after waiting for queued CUDA work, so timings are honest."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.time()
+
+
+def init_seeds(seed: int = 0, deterministic: bool = False) -> None:
+    """Seed every random generator; optionally ask PyTorch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+        os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+@contextmanager
+def torch_distributed_zero_first(local_rank: int):
+    """Let rank 0 do a job (dataset scan, download) first while other ranks wait for it."""
+    if local_rank not in {-1, 0}:
+        dist.barrier()
+    yield
+    if local_rank == 0:
+        dist.barrier()
+
+
+def is_parallel(model: nn.Module) -> bool:
+    return isinstance(model, (nn.parallel.DataParallel, nn.parallel.DistributedDataParallel))
+
+
+def de_parallel(model: nn.Module) -> nn.Module:
+    """The plain model inside a DP/DDP wrapper."""
+    return model.module if is_parallel(model) else model
+
+
+def count_flops(model: nn.Module, imgsz: int | tuple[int, int] = 640) -> float:
+    """GFLOPs of one image at full size, counted at the operator level (2 per multiply-add), dynamic convs included."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+    p = next(model.parameters())
+    x = torch.zeros(1, 3, h, w, device=p.device, dtype=p.dtype)
+    training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    model.train(training)
+    return counter.get_total_flops() / 1e9
+
+
+def model_info(model: nn.Module, verbose: bool = False, imgsz: int | tuple[int, int] = 640) -> tuple:
+    """Log 'summary: L layers, P parameters, G gradients, F GFLOPs' and return those four numbers."""
+    n_p = sum(x.numel() for x in model.parameters())
+    n_g = sum(x.numel() for x in model.parameters() if x.requires_grad)
+    if verbose:
+        LOGGER.info(f"{'layer':>5} {'name':>40} {'gradient':>9} {'parameters':>12} {'shape':>20} {'mu':>10} {'sigma':>10}")
+        for i, (name, p) in enumerate(model.named_parameters()):
+            LOGGER.info(f"{i:5g} {name:>40} {str(p.requires_grad):>9} {p.numel():12g} {str(list(p.shape)):>20} "
+                        f"{p.mean():10.3g} {p.std() if p.numel() > 1 else 0:10.3g}")
+    try:
+        flops = count_flops(model, imgsz)
+        fs = f", {flops:.1f} GFLOPs"
+    except Exception as e:  # a model that cannot run a dummy image still gets its parameter count
+        LOGGER.debug(f"FLOPs not counted: {e}")
+        flops, fs = 0.0, ""
+    name = getattr(model, "yaml_file", "") or "Model"
+    from pathlib import Path
+
+    name = Path(name).stem.replace("yolov5", "YOLOv5") if name != "Model" else name
+    n_l = len(list(model.modules()))
+    LOGGER.info(f"{name} summary: {n_l} layers, {n_p:,} parameters, {n_g:,} gradients{fs}")
+    return n_l, n_p, n_g, flops
+
+
+def fuse_conv_and_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """One Conv2d equal to conv followed by bn in eval mode."""
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=conv.kernel_size, stride=conv.stride,
+                      padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=True,
+                      padding_mode=conv.padding_mode).requires_grad_(False).to(conv.weight.device)
+    scale, shift = bn_scale_shift(bn)
+    fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+    conv_bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    fused.bias.copy_(conv_bias * scale + shift)
+    return fused
+
+
+def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-channel affine map y = scale * x + shift that an eval-mode BatchNorm applies."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
+
+
+def initialize_weights(model: nn.Module) -> None:
+    """YOLOv5's BN and activation settings (default conv init is kept)."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-3
+            m.momentum = 0.03
+        elif isinstance(m, (nn.Hardswish, nn.LeakyReLU, nn.ReLU, nn.ReLU6, nn.SiLU)):
+            m.inplace = True
+
+
+def scale_img(img: torch.Tensor, ratio: float = 1.0, same_shape: bool = False, gs: int = 32) -> torch.Tensor:
+    """Resize a batch by ratio and pad to a multiple of gs (test-time augmentation)."""
+    if ratio == 1.0:
+        return img
+    h, w = img.shape[2:]
+    s = (int(h * ratio), int(w * ratio))
+    img = nn.functional.interpolate(img, size=s, mode="bilinear", align_corners=False)
+    if not same_shape:
+        h, w = (math.ceil(x * ratio / gs) * gs for x in (h, w))
+    return nn.functional.pad(img, [0, w - s[1], 0, h - s[0]], value=0.447)
+
+
+def copy_attr(a, b, include: tuple = (), exclude: tuple = ()) -> None:
+    """Copy b's public attributes onto a."""
+    for k, v in b.__dict__.items():
+        if (include and k not in include) or k.startswith("_") or k in exclude:
+            continue
+        setattr(a, k, v)
+
+
+def intersect_dicts(da: dict, db: dict, exclude: tuple = ()) -> dict:
+    """Entries of da whose key is in db with the same shape (weight transfer between models)."""
+    return {k: v for k, v in da.items() if k in db and all(x not in k for x in exclude) and v.shape == db[k].shape}
+
+
+class ModelEMA:
+    """Exponential moving average of model weights, with a decay that ramps up over the first updates."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.9999, tau: int = 2000, updates: int = 0):
+        self.ema = deepcopy(de_parallel(model)).eval()
+        self.updates = updates
+        self.decay = lambda x: decay * (1 - math.exp(-x / tau))
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = self.decay(self.updates)
+        msd = de_parallel(model).state_dict()
+        with torch.no_grad():
+            for k, v in self.ema.state_dict().items():
+                if v.dtype.is_floating_point:
+                    v *= d
+                    v += (1 - d) * msd[k].detach()
+
+    def update_attr(self, model: nn.Module, include: tuple = (), exclude: tuple = ("process_group", "reducer")) -> None:
+        copy_attr(self.ema, model, include, exclude)
+
+
+def smart_optimizer(model: nn.Module, name: str = "Adam", lr: float = 0.001, momentum: float = 0.9,
+                    decay: float = 1e-5) -> torch.optim.Optimizer:
+    """Three parameter groups: weights with decay, normalization weights without, biases without."""
+    g_bn, g_w, g_b = [], [], []
+    norm_types = tuple(v for k, v in nn.__dict__.items() if "Norm" in k)
+    for module in model.modules():
+        for p_name, p in module.named_parameters(recurse=False):
+            if p_name == "bias":
+                g_b.append(p)
+            elif isinstance(module, norm_types):
+                g_bn.append(p)
+            else:
+                g_w.append(p)
+    if name == "Adam":
+        optimizer = torch.optim.Adam(g_b, lr=lr, betas=(momentum, 0.999))
+    elif name == "AdamW":
+        optimizer = torch.optim.AdamW(g_b, lr=lr, betas=(momentum, 0.999), weight_decay=0.0)
+    elif name == "RMSProp":
+        optimizer = torch.optim.RMSprop(g_b, lr=lr, momentum=momentum)
+    elif name == "SGD":
+        optimizer = torch.optim.SGD(g_b, lr=lr, momentum=momentum, nesterov=True)
+    else:
+        raise UserError(f"optimizer '{name}' not known, use SGD, Adam, AdamW or RMSProp")
+    optimizer.add_param_group({"params": g_w, "weight_decay": decay})
+    optimizer.add_param_group({"params": g_bn, "weight_decay": 0.0})
+    LOGGER.info(f"optimizer: {type(optimizer).__name__}(lr={lr}) with parameter groups "
+                f"{len(g_bn)} weight(decay=0.0), {len(g_w)} weight(decay={decay}), {len(g_b)} bias")
+    return optimizer
