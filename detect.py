@@ -1,0 +1,270 @@
+"""Run a detector on images, folders, globs, videos, cameras and streams; save annotated results to runs/detect.
+
+Usage:
+    python detect.py --weights yolov5n.pt --source data/images          # folder
+                                                    img.jpg              # image
+                                                    vid.mp4              # video
+                                                    0                    # webcam
+                                                    'path/*.jpg'         # glob
+                                                    list.txt             # list of images
+                                                    list.streams         # list of streams
+                                                    'rtsp://host/stream' # RTSP / RTMP / HTTP stream
+    Weights may be .pt, .torchscript, .onnx or an OpenVINO folder (*_openvino_model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from models.backends import DetectMultiBackend
+from utils.annotator import Annotator, colors
+from utils.boxes import scale_boxes, xyxy2xywh
+from utils.checks import check_img_size
+from utils.errors import UserError, exit_on_user_error
+from utils.files import ROOT, increment_path
+from utils.logger import LOGGER, colorstr, print_args
+from utils.nms import non_max_suppression
+from utils.sources import LoadImages, LoadStreams, classify_source
+from utils.torch_utils import select_device, time_sync
+
+
+def can_show_windows() -> bool:
+    """True when OpenCV can open a window (not with opencv-python-headless or without a display)."""
+    try:
+        cv2.imshow("test", np.zeros((8, 8, 3), dtype=np.uint8))
+        cv2.waitKey(1)
+        cv2.destroyAllWindows()
+        return True
+    except cv2.error:
+        LOGGER.warning("WARNING ⚠️ this environment cannot display images (headless OpenCV or no display), "
+                       "--view-img is ignored")
+        return False
+
+
+class VideoSaver:
+    """One cv2.VideoWriter per output slot, reopened when the source file changes; keeps the source's fps and size."""
+
+    def __init__(self, n: int):
+        self.paths: list[str | None] = [None] * n
+        self.writers: list[cv2.VideoWriter | None] = [None] * n
+
+    def write(self, i: int, save_path: str, im0: np.ndarray, fps: float) -> None:
+        if self.paths[i] != save_path:
+            self.paths[i] = save_path
+            if self.writers[i] is not None:
+                self.writers[i].release()
+            h, w = im0.shape[:2]
+            file = str(Path(save_path).with_suffix(".mp4"))
+            self.writers[i] = cv2.VideoWriter(file, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        self.writers[i].write(im0)
+
+    def close(self) -> None:
+        for w in self.writers:
+            if w is not None:
+                w.release()
+
+
+def source_fps(vid_cap: cv2.VideoCapture | None, dataset, i: int) -> float:
+    """Frame rate to write: the video file's, the stream's as measured at open, else 30."""
+    if vid_cap is not None:
+        fps = vid_cap.get(cv2.CAP_PROP_FPS)
+        return fps if fps > 0 else 30.0
+    return dataset.fps[i] if hasattr(dataset, "fps") else 30.0
+
+
+def save_one_box_crop(xyxy, im: np.ndarray, file: Path) -> None:
+    """Write the box's crop with YOLOv5's 2% margin through utils.plots.save_one_box."""
+    from utils.plots import save_one_box
+
+    save_one_box(xyxy, im, file=file, BGR=True)
+
+
+def write_txt_line(txt_path: str, xyxy, conf: float, cls: float, gn: torch.Tensor, save_conf: bool) -> None:
+    """Append one YOLO-format label line (class xc yc w h [conf], normalized) to txt_path.txt."""
+    xywh = (xyxy2xywh(torch.tensor(xyxy).view(1, 4)) / gn).view(-1).tolist()
+    line = (cls, *xywh, conf) if save_conf else (cls, *xywh)
+    with open(f"{txt_path}.txt", "a") as f:
+        f.write(("%g " * len(line)).rstrip() % line + "\n")
+
+
+def count_summary(det: torch.Tensor, names: dict[int, str]) -> str:
+    """'4 persons, 1 bus, ' in class-id order, as YOLOv5 prints after each image."""
+    s = ""
+    for c in det[:, 5].unique():
+        n = int((det[:, 5] == c).sum())
+        s += f"{n} {names[int(c)]}{'s' * (n > 1)}, "
+    return s
+
+
+@torch.inference_mode()
+def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = ROOT / "data/images",
+        data: str | Path = ROOT / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
+        iou_thres: float = 0.45, max_det: int = 1000, device: str = "", view_img: bool = False,
+        save_txt: bool = False, save_csv: bool = False, save_conf: bool = False, save_crop: bool = False,
+        nosave: bool = False, classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False,
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT / "runs/detect", name: str = "exp",
+        exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False, hide_conf: bool = False,
+        half: bool = False, dnn: bool = False, vid_stride: int = 1) -> Path:
+    """Detect objects in every frame of source and save what was asked for; returns the run folder."""
+    source = str(source)
+    save_img = not nosave and not source.endswith(".txt")
+    kind = classify_source(source)
+    if kind.is_url and kind.is_file:
+        from utils.files import check_file
+
+        source = check_file(source)
+
+    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
+    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+
+    device = select_device(device)
+    model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
+    stride, names, pt = model.stride, model.names, model.pt
+    imgsz = check_img_size(imgsz, s=stride)
+
+    if kind.webcam:
+        view_img = view_img and can_show_windows()
+        dataset = LoadStreams(source, img_size=imgsz, stride=stride, auto=pt, vid_stride=vid_stride)
+        bs = len(dataset)
+    else:
+        dataset = LoadImages(source, img_size=imgsz, stride=stride, auto=pt, vid_stride=vid_stride)
+        bs = 1
+        view_img = view_img and can_show_windows()
+    if not pt:
+        model.check_input_size(imgsz, bs)
+    videos = VideoSaver(bs)
+    model.warmup(imgsz=(1 if pt else bs, 3, *imgsz))
+    csv_path = save_dir / "predictions.csv"
+
+    seen, dt = 0, [0.0, 0.0, 0.0]
+    for path, im, im0s, vid_cap, s in dataset:
+        t0 = time_sync()
+        im = torch.from_numpy(im).to(model.device)
+        im = im.half() if model.fp16 else im.float()
+        im /= 255
+        if im.ndim == 3:
+            im = im[None]
+        t1 = time_sync()
+        vis_dir = increment_path(save_dir / Path(path).stem, mkdir=True) if visualize else False
+        pred = model(im, augment=augment, visualize=vis_dir)
+        t2 = time_sync()
+        pred = non_max_suppression(pred, conf_thres, iou_thres, classes, agnostic_nms, max_det=max_det)
+        t3 = time_sync()
+        dt[0], dt[1], dt[2] = dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2
+
+        for i, det in enumerate(pred):
+            seen += 1
+            if kind.webcam:
+                p, im0, frame = path[i], im0s[i].copy(), dataset.count
+                s += f"{i}: "
+            else:
+                p, im0, frame = path, im0s.copy(), getattr(dataset, "frame", 0)
+            p = Path(p)
+            save_path = str(save_dir / p.name)
+            txt_path = str(save_dir / "labels" / p.stem) + ("" if dataset.mode == "image" else f"_{frame}")
+            s += "%gx%g " % im.shape[2:]
+            gn = torch.tensor(im0.shape)[[1, 0, 1, 0]]
+            imc = im0.copy() if save_crop else im0
+            annotator = Annotator(im0, line_width=line_thickness, example=str(names))
+            if len(det):
+                det[:, :4] = scale_boxes(im.shape[2:], det[:, :4], im0.shape).round()
+                s += count_summary(det, names)
+                for *xyxy, conf, cls in reversed(det):
+                    c = int(cls)
+                    if save_csv:
+                        append_csv(csv_path, p.name, names[c], float(conf))
+                    if save_txt:
+                        write_txt_line(txt_path, xyxy, float(conf), float(cls), gn, save_conf)
+                    if save_img or save_crop or view_img:
+                        label = None if hide_labels else (names[c] if hide_conf else f"{names[c]} {conf:.2f}")
+                        annotator.box_label(xyxy, label or "", color=colors(c, True))
+                    if save_crop:
+                        save_one_box_crop(xyxy, imc, save_dir / "crops" / names[c] / f"{p.stem}.jpg")
+            im0 = annotator.result()
+            if view_img:
+                cv2.imshow(str(p), im0)
+                cv2.waitKey(1)
+            if save_img:
+                if dataset.mode == "image":
+                    cv2.imwrite(save_path, im0)
+                else:
+                    videos.write(i, save_path, im0, source_fps(vid_cap, dataset, i))
+        LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{(t2 - t1) * 1e3:.1f}ms")
+    videos.close()
+
+    if seen == 0:
+        raise UserError(f"no readable images or video frames in --source {source}")
+    t = tuple(x / seen * 1e3 for x in dt)
+    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
+    if save_txt or save_img:
+        n_labels = len(list(save_dir.glob("labels/*.txt")))
+        s = f"\n{n_labels} labels saved to {save_dir / 'labels'}" if save_txt else ""
+        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    if update:
+        from utils.checkpoints import strip_optimizer
+
+        for w in weights if isinstance(weights, list) else [weights]:
+            strip_optimizer(w)
+    return save_dir
+
+
+def append_csv(csv_path: Path, image_name: str, prediction: str, confidence: float) -> None:
+    """One row of predictions.csv (Image Name, Prediction, Confidence); writes the header on first use."""
+    new = not csv_path.exists()
+    with open(csv_path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["Image Name", "Prediction", "Confidence"])
+        if new:
+            writer.writeheader()
+        writer.writerow({"Image Name": image_name, "Prediction": prediction, "Confidence": f"{confidence:.2f}"})
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """detect.py's command line, with YOLOv5 v7.0's flags and defaults."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--weights", nargs="+", type=str, default=ROOT / "yolov5s.pt", help="model path(s)")
+    parser.add_argument("--source", type=str, default=ROOT / "data/images", help="file/dir/URL/glob/screen/0(webcam)")
+    parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="(optional) dataset.yaml path")
+    parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
+    parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")
+    parser.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
+    parser.add_argument("--max-det", type=int, default=1000, help="maximum detections per image")
+    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
+    parser.add_argument("--view-img", action="store_true", help="show results")
+    parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
+    parser.add_argument("--save-csv", action="store_true", help="save results in CSV format")
+    parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
+    parser.add_argument("--save-crop", action="store_true", help="save cropped prediction boxes")
+    parser.add_argument("--nosave", action="store_true", help="do not save images/videos")
+    parser.add_argument("--classes", nargs="+", type=int, help="filter by class: --classes 0, or --classes 0 2 3")
+    parser.add_argument("--agnostic-nms", action="store_true", help="class-agnostic NMS")
+    parser.add_argument("--augment", action="store_true", help="augmented inference")
+    parser.add_argument("--visualize", action="store_true", help="visualize features")
+    parser.add_argument("--update", action="store_true", help="update all models")
+    parser.add_argument("--project", default=ROOT / "runs/detect", help="save results to project/name")
+    parser.add_argument("--name", default="exp", help="save results to project/name")
+    parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
+    parser.add_argument("--line-thickness", default=3, type=int, help="bounding box thickness (pixels)")
+    parser.add_argument("--hide-labels", default=False, action="store_true", help="hide labels")
+    parser.add_argument("--hide-conf", default=False, action="store_true", help="hide confidences")
+    parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
+    parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
+    parser.add_argument("--vid-stride", type=int, default=1, help="video frame-rate stride")
+    opt = parser.parse_args(argv)
+    opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
+    print_args(vars(opt), colorstr("detect: "))
+    return opt
+
+
+@exit_on_user_error
+def main(opt: argparse.Namespace) -> None:
+    run(**vars(opt))
+
+
+if __name__ == "__main__":
+    main(parse_opt())

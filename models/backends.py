@@ -1,0 +1,172 @@
+"""One inference front for every model format: PyTorch .pt, TorchScript, ONNX (onnxruntime) and OpenVINO."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from utils.errors import UserError
+from utils.files import yaml_load
+from utils.logger import LOGGER
+
+FORMATS = {  # format name -> (export --include argument, file suffix)
+    "PyTorch": ("-", ".pt"),
+    "TorchScript": ("torchscript", ".torchscript"),
+    "ONNX": ("onnx", ".onnx"),
+    "OpenVINO": ("openvino", "_openvino_model"),
+}
+
+
+def model_type(path: str | Path) -> str:
+    """Which backend reads path: 'pt', 'jit', 'onnx' or 'openvino' (an OpenVINO folder or its .xml)."""
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith(".pt"):
+        return "pt"
+    if name.endswith(".torchscript"):
+        return "jit"
+    if name.endswith(".onnx"):
+        return "onnx"
+    if name.endswith("_openvino_model") or name.endswith(".xml"):
+        return "openvino"
+    raise UserError(f"model format of '{path}' is not supported; use one of "
+                    f"{', '.join(s for _, s in FORMATS.values())} (export.py writes the exported ones)")
+
+
+def parse_names(names: object) -> dict[int, str]:
+    """Class names from metadata (dict, list, JSON or Python-literal text) as {int id: name}."""
+    if isinstance(names, str):
+        try:
+            names = json.loads(names)
+        except json.JSONDecodeError:
+            names = ast.literal_eval(names)
+    if isinstance(names, (list, tuple)):
+        names = dict(enumerate(names))
+    return {int(k): str(v) for k, v in dict(names).items()}
+
+
+def default_names(data: str | Path | None) -> dict[int, str]:
+    """Names from a data YAML when given, else class0, class1, ... for models without name metadata."""
+    if data:
+        d = yaml_load(data)
+        if "names" in d:
+            return parse_names(d["names"])
+    return {i: f"class{i}" for i in range(999)}
+
+
+def openvino_paths(path: str | Path) -> tuple[Path, Path]:
+    """The .xml model file and the .yaml metadata file of an OpenVINO export (folder or .xml)."""
+    p = Path(path)
+    xml = p if p.suffix == ".xml" else next(iter(sorted(p.glob("*.xml"))), None)
+    if xml is None:
+        raise UserError(f"no .xml model file in OpenVINO folder {path}")
+    return xml, xml.with_suffix(".yaml")
+
+
+class DetectMultiBackend(nn.Module):
+    """Load weights of any supported format and run them on a (B,3,H,W) tensor; exposes .stride, .names, .pt, ..."""
+
+    def __init__(self, weights: str | Path | list = "yolov5s.pt", device: torch.device = torch.device("cpu"),
+                 dnn: bool = False, data: str | Path | None = None, fp16: bool = False, fuse: bool = True):
+        super().__init__()
+        w = str(weights[0] if isinstance(weights, list) else weights)
+        kind = model_type(w)
+        self.pt, self.jit, self.onnx, self.xml = (kind == k for k in ("pt", "jit", "onnx", "openvino"))
+        self.dnn = dnn
+        self.device = device
+        self.fp16 = fp16 and device.type != "cpu" and (self.pt or self.jit)
+        self.input_shape: tuple | None = None  # fixed (B,3,H,W) of an exported model, None when dynamic
+        self._fuse = fuse
+        if kind != "pt" and not Path(w).exists():
+            raise UserError(f"model file not found: {w}")
+        meta = getattr(self, f"_load_{kind}")(weights if kind == "pt" else w)
+        self.stride = int(meta.get("stride", 32))
+        self.names = parse_names(meta["names"]) if meta.get("names") else default_names(data)
+
+    def _load_pt(self, weights: str | list) -> dict:
+        from models.experimental import attempt_load
+
+        model = attempt_load(weights, device=self.device, inplace=True, fuse=self._fuse)
+        self.model = model.half() if self.fp16 else model.float()
+        return {"stride": max(int(model.stride.max()), 32), "names": model.names}
+
+    def _load_jit(self, w: str) -> dict:
+        LOGGER.info(f"Loading {w} for TorchScript inference...")
+        extra = {"config.txt": ""}
+        model = torch.jit.load(w, _extra_files=extra, map_location=self.device)
+        self.model = model.half() if self.fp16 else model.float()
+        return json.loads(extra["config.txt"]) if extra["config.txt"] else {}
+
+    def _load_onnx(self, w: str) -> dict:
+        LOGGER.info(f"Loading {w} for ONNX Runtime inference...")
+        import onnxruntime
+
+        providers = ["CPUExecutionProvider"]
+        if self.device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": self.device.index or 0}))
+        try:
+            self.session = onnxruntime.InferenceSession(w, providers=providers)
+        except Exception as e:  # a truncated or foreign file: say which one
+            raise UserError(f"onnxruntime cannot load {w}: {e}") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.output_names = [x.name for x in self.session.get_outputs()]
+        self.fp16 = inp.type == "tensor(float16)"
+        self.input_shape = tuple(inp.shape) if all(isinstance(d, int) for d in inp.shape) else None
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def _load_openvino(self, w: str) -> dict:
+        LOGGER.info(f"Loading {w} for OpenVINO inference...")
+        try:
+            import openvino as ov
+        except ImportError:
+            raise UserError("OpenVINO models need the openvino package: pip install openvino") from None
+        xml, meta_file = openvino_paths(w)
+        core = ov.Core()
+        model = core.read_model(model=str(xml), weights=str(xml.with_suffix(".bin")))
+        shape = model.input(0).get_partial_shape()
+        self.input_shape = tuple(d.get_length() for d in shape) if shape.is_static else None
+        self.fp16 = model.input(0).get_element_type() == ov.Type.f16
+        self.executable = core.compile_model(model, device_name="CPU")
+        return yaml_load(meta_file) if meta_file.exists() else {}
+
+    def forward(self, im: torch.Tensor, augment: bool = False, visualize: bool | Path = False):
+        """Model output for a float image batch in [0,1]: a tensor, or a list whose first item is the predictions."""
+        if self.fp16 and im.dtype != torch.float16:
+            im = im.half()
+        if self.pt:
+            y = self.model(im, augment=augment, visualize=visualize) if augment or visualize else self.model(im)
+        elif self.jit:
+            y = self.model(im)
+        elif self.onnx:
+            y = self.session.run(self.output_names, {self.input_name: im.cpu().numpy()})
+        else:
+            y = list(self.executable(im.cpu().numpy()).values())
+        if isinstance(y, (list, tuple)):
+            return self.from_numpy(y[0]) if len(y) == 1 else [self.from_numpy(x) for x in y]
+        return self.from_numpy(y)
+
+    def from_numpy(self, x):
+        """Backend outputs as torch tensors on the model's device."""
+        return torch.from_numpy(x).to(self.device) if isinstance(x, np.ndarray) else x
+
+    def check_input_size(self, imgsz: tuple[int, int], batch_size: int = 1) -> None:
+        """Fail clearly when a fixed-shape export is asked to run at another image or batch size."""
+        if self.input_shape is None:
+            return
+        b, _, h, w = self.input_shape
+        if (h, w) != tuple(imgsz) or b != batch_size:
+            raise UserError(f"this model was exported for input (batch {b}, {h}x{w}) but is asked for "
+                            f"(batch {batch_size}, {imgsz[0]}x{imgsz[1]}); use --imgsz {h} {w}, --batch-size {b} "
+                            f"or export with --dynamic")
+
+    def warmup(self, imgsz: tuple = (1, 3, 640, 640)) -> None:
+        """Run one dummy batch on a GPU so the first real image is not timed with CUDA start-up."""
+        if (self.pt or self.jit or self.onnx) and self.device.type != "cpu":
+            im = torch.empty(*imgsz, dtype=torch.half if self.fp16 else torch.float, device=self.device)
+            self.forward(im)

@@ -1,0 +1,408 @@
+"""Network blocks: YOLOv5's standard modules and the DynamicConv Ghost family (CondConv experts routed per image).
+
+Attribute names follow YOLOv5 (and the seed patch for the dynamic blocks) so that pickled checkpoints load here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.layers import CondConv2d, DropPath, SqueezeExcite
+from timm.layers.padding import pad_same
+
+from utils.torch_utils import bn_scale_shift, fuse_conv_and_bn
+
+
+def autopad(k: int | list[int], p: int | list[int] | None = None, d: int = 1) -> int | list[int]:
+    """Padding that keeps the spatial size ('same') for stride 1."""
+    if d > 1:
+        k = d * (k - 1) + 1 if isinstance(k, int) else [d * (x - 1) + 1 for x in k]
+    if p is None:
+        p = k // 2 if isinstance(k, int) else [x // 2 for x in k]
+    return p
+
+
+class Conv(nn.Module):
+    """Conv2d -> BatchNorm2d -> activation; `default_act` can be replaced from a model YAML's `activation`."""
+
+    default_act = nn.SiLU()
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, p: int | None = None, g: int = 1, d: int = 1,
+                 act: bool | nn.Module = True):
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)
+        self.bn = nn.BatchNorm2d(c2)
+        self.act = self.default_act if act is True else act if isinstance(act, nn.Module) else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+    def fuse(self) -> None:
+        """Fold the BatchNorm into the convolution (eval-mode inference)."""
+        if isinstance(self.bn, nn.BatchNorm2d):
+            self.conv = fuse_conv_and_bn(self.conv, self.bn)
+            self.bn = nn.Identity()
+
+
+class DWConv(Conv):
+    """Depth-wise convolution: one group per common channel of input and output."""
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, d: int = 1, act: bool | nn.Module = True):
+        super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
+
+
+class Bottleneck(nn.Module):
+    """1x1 then 3x3 convolution, with a residual connection when shapes allow."""
+
+    def __init__(self, c1: int, c2: int, shortcut: bool = True, g: int = 1, e: float = 0.5):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c_, c2, 3, 1, g=g)
+        self.add = shortcut and c1 == c2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.cv2(self.cv1(x))
+        return x + y if self.add else y
+
+
+class C3(nn.Module):
+    """CSP bottleneck with 3 convolutions: a stack of `m` blocks on one half, a 1x1 shortcut on the other."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c1, c_, 1, 1)
+        self.cv3 = Conv(2 * c_, c2, 1)
+        self.m = nn.Sequential(*(Bottleneck(c_, c_, shortcut, g, e=1.0) for _ in range(n)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
+
+
+class SPP(nn.Module):
+    """Spatial pyramid pooling with parallel max-pools of several sizes."""
+
+    def __init__(self, c1: int, c2: int, k: tuple[int, ...] = (5, 9, 13)):
+        super().__init__()
+        c_ = c1 // 2
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c_ * (len(k) + 1), c2, 1, 1)
+        self.m = nn.ModuleList(nn.MaxPool2d(kernel_size=x, stride=1, padding=x // 2) for x in k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.cv1(x)
+        return self.cv2(torch.cat([x] + [m(x) for m in self.m], 1))
+
+
+class SPPF(nn.Module):
+    """SPP with one max-pool applied three times in series: same output as SPP(k=(5, 9, 13)), faster."""
+
+    def __init__(self, c1: int, c2: int, k: int = 5):
+        super().__init__()
+        c_ = c1 // 2
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c_ * 4, c2, 1, 1)
+        self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.cv1(x)
+        y1 = self.m(x)
+        y2 = self.m(y1)
+        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
+
+
+class Focus(nn.Module):
+    """Space-to-depth (every second pixel into channels) followed by a convolution."""
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, p: int | None = None, g: int = 1,
+                 act: bool | nn.Module = True):
+        super().__init__()
+        self.conv = Conv(c1 * 4, c2, k, s, p, g, act=act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.cat((x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]), 1))
+
+
+class Concat(nn.Module):
+    """Concatenate a list of tensors along dimension `d`."""
+
+    def __init__(self, dimension: int = 1):
+        super().__init__()
+        self.d = dimension
+
+    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(x, self.d)
+
+
+class GhostConv(nn.Module):
+    """GhostNet convolution: half the channels from a convolution, the other half from a cheap 5x5 depth-wise one."""
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, g: int = 1, act: bool | nn.Module = True):
+        super().__init__()
+        c_ = c2 // 2
+        self.cv1 = Conv(c1, c_, k, s, None, g, act=act)
+        self.cv2 = Conv(c_, c_, 5, 1, None, c_, act=act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.cv1(x)
+        return torch.cat((y, self.cv2(y)), 1)
+
+
+class GhostBottleneck(nn.Module):
+    """YOLOv5's Ghost bottleneck built from GhostConv."""
+
+    def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1):
+        super().__init__()
+        c_ = c2 // 2
+        self.conv = nn.Sequential(
+            GhostConv(c1, c_, 1, 1),
+            DWConv(c_, c_, k, s, act=False) if s == 2 else nn.Identity(),
+            GhostConv(c_, c2, 1, 1, act=False),
+        )
+        self.shortcut = (nn.Sequential(DWConv(c1, c1, k, s, act=False), Conv(c1, c2, 1, 1, act=False))
+                         if s == 2 else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) + self.shortcut(x)
+
+
+class C3Ghost(C3):
+    """C3 with GhostBottleneck blocks."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5):
+        super().__init__(c1, c2, n, shortcut, g, e)
+        c_ = int(c2 * e)
+        self.m = nn.Sequential(*(GhostBottleneck(c_, c_) for _ in range(n)))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# DynamicConv Ghost family
+
+
+def _mixed_conv_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                          cc: CondConv2d) -> torch.Tensor:
+    """timm's form: one grouped convolution over the batch folded into channels."""
+    b, c, h, w = x.shape
+    out = F.conv2d(x.reshape(1, b * c, h, w), weight.reshape((b * cc.out_channels, c // cc.groups) + cc.kernel_size),
+                   None if bias is None else bias.reshape(-1), cc.stride, cc.padding, cc.dilation, cc.groups * b)
+    return out.view(b, cc.out_channels, out.shape[-2], out.shape[-1])
+
+
+def _mixed_conv_shifted(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                        cc: CondConv2d) -> torch.Tensor:
+    """Per-image convolution as a sum over kernel taps of shifted slices: no op depends on the batch size.
+
+    Used when tracing for export, where a grouped convolution would bake the traced batch size into `groups`.
+    """
+    c, g = cc.in_channels, cc.groups
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = cc.kernel_size, cc.stride, cc.dilation, cc.padding
+    cin, cout = c // g, cc.out_channels // g
+    w = weight.reshape(-1, g, cout, cin, kh, kw)
+    x = F.pad(x, [pw, pw, ph, ph]) if ph or pw else x
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            end_h, end_w = dh * (kh - 1 - i), dw * (kw - 1 - j)
+            xs = x[:, :, i * dh:(-end_h or None):sh, j * dw:(-end_w or None):sw]
+            if cin == 1 and cout == 1:  # depth-wise: an element-wise multiply per tap
+                y = xs * w[:, :, 0, 0, i, j].reshape(-1, c, 1, 1)
+            else:
+                y = torch.matmul(w[..., i, j], xs.reshape(xs.shape[0], g, cin, -1))
+                y = y.reshape(xs.shape[0], g * cout, xs.shape[2], xs.shape[3])
+            out = y if out is None else out + y
+    return out if bias is None else out + bias.reshape(-1, cc.out_channels, 1, 1)
+
+
+def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
+                   shift: torch.Tensor | None = None) -> torch.Tensor:
+    """The same result as `cc(x, routing)` (+ shift), computed on the fastest path for the layer's shape.
+
+    1x1 kernels: a batched matmul; batch 1: a plain convolution; otherwise timm's grouped form, which for depth-wise
+    kernels is a depth-wise convolution over batch x channels. Under tracing every path is batch-size agnostic.
+    """
+    b = x.shape[0]
+    weight = torch.matmul(routing, cc.weight)  # (B, out * in/g * kh * kw): each image's mixture of experts
+    bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
+    if shift is not None:
+        bias = shift.expand(b, -1) if bias is None else bias + shift
+    if cc.dynamic_padding:
+        x = pad_same(x, cc.kernel_size, cc.stride, cc.dilation)
+        cc = _StaticView(cc)
+    tracing = torch.jit.is_tracing() or torch.jit.is_scripting()
+    if cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0):
+        if cc.stride != (1, 1):
+            x = x[:, :, ::cc.stride[0], ::cc.stride[1]]
+        h, w = x.shape[2:]
+        w_b = weight.reshape(-1, cc.out_channels, cc.in_channels)
+        x_b = x.reshape(x.shape[0], cc.in_channels, -1)
+        y = torch.matmul(w_b, x_b) if bias is None else torch.baddbmm(bias.unsqueeze(-1), w_b, x_b)
+        return y.reshape(x.shape[0], cc.out_channels, h, w)
+    if tracing:
+        return _mixed_conv_shifted(x, weight, bias, cc)
+    if b == 1:
+        return F.conv2d(x, weight.reshape((cc.out_channels, cc.in_channels // cc.groups) + cc.kernel_size),
+                        None if bias is None else bias.reshape(-1), cc.stride, cc.padding, cc.dilation, cc.groups)
+    return _mixed_conv_reference(x, weight, bias, cc)
+
+
+class _StaticView:
+    """A CondConv2d seen with zero padding, after 'same' padding was applied to the input explicitly."""
+
+    def __init__(self, cc: CondConv2d):
+        self.__dict__.update({k: getattr(cc, k) for k in ("in_channels", "out_channels", "kernel_size", "stride",
+                                                          "dilation", "groups", "weight", "bias")})
+        self.padding, self.dynamic_padding = (0, 0), False
+
+
+class DynamicConv(nn.Module):
+    """CondConv: `num_experts` kernels mixed per image by sigmoid routing weights computed from the pooled input.
+
+    More parameters than a convolution for almost no extra FLOPs: the mixing is one small matmul per image.
+    """
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 1, stride: int = 1,
+                 padding: int | str = "", dilation: int = 1, groups: int = 1, bias: bool = False,
+                 num_experts: int = 4):
+        super().__init__()
+        self.routing = nn.Linear(in_features, num_experts)
+        self.cond_conv = CondConv2d(in_features, out_features, kernel_size, stride, padding, dilation, groups, bias,
+                                    num_experts)
+        self.register_buffer("shift", None)  # per-channel output shift, set when a BatchNorm is folded in
+
+    def routing_weights(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.routing(F.adaptive_avg_pool2d(x, 1).flatten(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dynamic_conv2d(x, self.routing_weights(x), self.cond_conv, self.shift)
+
+    @torch.no_grad()
+    def fuse_bn(self, bn: nn.BatchNorm2d) -> None:
+        """Fold an eval-mode BatchNorm: the routed sum is linear, so each expert takes the scale; the shift stays."""
+        cc = self.cond_conv
+        scale, shift = bn_scale_shift(bn)
+        cc.weight.copy_((cc.weight.view(cc.num_experts, cc.out_channels, -1) * scale.view(1, -1, 1)).view_as(cc.weight))
+        if cc.bias is not None:
+            cc.bias.mul_(scale)
+        self.shift = shift if self.shift is None else self.shift * scale + shift
+
+
+def fuse_module(module: nn.Module) -> None:
+    """Fold every BatchNorm into the convolution before it: Conv-like blocks, and (DynamicConv, BatchNorm2d) pairs
+    inside a Sequential, whose BatchNorm becomes Identity."""
+    for m in list(module.modules()):
+        if isinstance(m, (Conv, DynamicConvBnAct, DynamicGhostBottleneck)):
+            m.fuse()
+        elif isinstance(m, nn.Sequential):
+            for i in range(len(m) - 1):
+                if isinstance(m[i], DynamicConv) and isinstance(m[i + 1], nn.BatchNorm2d):
+                    m[i].fuse_bn(m[i + 1])
+                    m[i + 1] = nn.Identity()
+
+
+class GhostModule(nn.Module):
+    """GhostNet module with dynamic convolutions: a primary conv makes oup/ratio maps, a cheap depth-wise one the rest."""
+
+    def __init__(self, inp: int, oup: int, kernel_size: int = 1, ratio: int = 2, dw_size: int = 3, stride: int = 1,
+                 act_layer: type[nn.Module] | None = nn.ReLU, num_experts: int = 4):
+        super().__init__()
+        self.oup = oup
+        init_channels = math.ceil(oup / ratio)
+        new_channels = init_channels * (ratio - 1)
+        self.primary_conv = nn.Sequential(
+            DynamicConv(inp, init_channels, kernel_size, stride, kernel_size // 2, num_experts=num_experts),
+            nn.BatchNorm2d(init_channels),
+            act_layer(inplace=True) if act_layer is not None else nn.Sequential(),
+        )
+        self.cheap_operation = nn.Sequential(
+            DynamicConv(init_channels, new_channels, dw_size, 1, dw_size // 2, groups=init_channels,
+                        num_experts=num_experts),
+            nn.BatchNorm2d(new_channels),
+            act_layer(inplace=True) if act_layer is not None else nn.Sequential(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.primary_conv(x)
+        x2 = self.cheap_operation(x1)
+        return torch.cat([x1, x2], dim=1)[:, :self.oup]
+
+
+class C3_GhostModule(nn.Module):
+    """C3 whose bottleneck stack is made of dynamic GhostModules; `shortcut` and `g` are kept for YAML compatibility."""
+
+    def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5):
+        super().__init__()
+        c_ = int(c2 * e)
+        self.cv1 = Conv(c1, c_, 1, 1)
+        self.cv2 = Conv(c1, c_, 1, 1)
+        self.cv3 = Conv(2 * c_, c2, 1)
+        self.m = nn.Sequential(*(GhostModule(c_, c_) for _ in range(n)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
+
+
+class DynamicConvBnAct(nn.Module):
+    """DynamicConv -> BatchNorm -> activation, residual (with drop-path) when `skip`, stride 1 and in == out."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1,
+                 act_layer: type[nn.Module] = nn.ReLU, skip: bool = False, drop_path_rate: float = 0.0,
+                 num_experts: int = 4):
+        super().__init__()
+        self.has_skip = skip and stride == 1 and in_chs == out_chs
+        self.conv = DynamicConv(in_chs, out_chs, kernel_size, stride, (kernel_size - 1) // 2 * dilation, dilation,
+                                num_experts=num_experts)
+        self.bn1 = nn.BatchNorm2d(out_chs)
+        self.act1 = act_layer(inplace=True)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act1(self.bn1(self.conv(x)))
+        return self.drop_path(y) + x if self.has_skip else y
+
+    def fuse(self) -> None:
+        if isinstance(self.bn1, nn.BatchNorm2d):
+            self.conv.fuse_bn(self.bn1)
+            self.bn1 = nn.Identity()
+
+
+class DynamicGhostBottleneck(nn.Module):
+    """GhostNet bottleneck of dynamic GhostModules (expansion 2), named apart from YOLOv5's GhostBottleneck."""
+
+    def __init__(self, in_chs: int, out_chs: int, dw_kernel_size: int = 3, stride: int = 1, se_ratio: float = 0.0,
+                 act_layer: type[nn.Module] = nn.ReLU, num_experts: int = 4):
+        super().__init__()
+        mid_chs = 2 * in_chs
+        self.stride = stride
+        self.ghost1 = GhostModule(in_chs, mid_chs, act_layer=act_layer, num_experts=num_experts)
+        if stride > 1:
+            self.conv_dw = DynamicConv(mid_chs, mid_chs, dw_kernel_size, stride, (dw_kernel_size - 1) // 2,
+                                       groups=mid_chs, num_experts=num_experts)
+            self.bn_dw = nn.BatchNorm2d(mid_chs)
+        else:
+            self.conv_dw, self.bn_dw = nn.Identity(), nn.Identity()
+        self.se = SqueezeExcite(mid_chs, rd_ratio=se_ratio, gate_layer="hard_sigmoid") if se_ratio > 0 else nn.Identity()
+        self.ghost2 = GhostModule(mid_chs, out_chs, act_layer=None, num_experts=num_experts)
+        if in_chs == out_chs and stride == 1:
+            self.shortcut = nn.Sequential()
+        else:
+            self.shortcut = nn.Sequential(
+                DynamicConv(in_chs, in_chs, dw_kernel_size, stride, (dw_kernel_size - 1) // 2, groups=in_chs,
+                            num_experts=num_experts),
+                nn.BatchNorm2d(in_chs),
+                DynamicConv(in_chs, out_chs, 1, 1, 0, num_experts=num_experts),
+                nn.BatchNorm2d(out_chs),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.se(self.bn_dw(self.conv_dw(self.ghost1(x))))
+        return self.ghost2(y) + self.shortcut(x)
+
+    def fuse(self) -> None:
+        if isinstance(self.bn_dw, nn.BatchNorm2d):
+            self.conv_dw.fuse_bn(self.bn_dw)
+            self.bn_dw = nn.Identity()

@@ -1,0 +1,361 @@
+"""YOLOv5 detection model: the Detect head, the model built from a YAML by parse_model, and its summary CLI.
+
+Usage: python models/yolo.py --cfg yolov5n-ghostdyn.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import math
+import re
+import sys
+from copy import deepcopy
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+from models.common import (C3, SPP, SPPF, Bottleneck, C3_GhostModule, C3Ghost, Concat, Conv,  # noqa: E402
+                           DWConv, DynamicConv, DynamicConvBnAct, DynamicGhostBottleneck, Focus, GhostBottleneck,
+                           GhostConv, GhostModule, fuse_module)
+from utils.checks import make_divisible  # noqa: E402
+from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.files import check_yaml, yaml_load  # noqa: E402
+from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
+from utils.torch_utils import initialize_weights, model_info, scale_img, select_device  # noqa: E402
+
+
+class Detect(nn.Module):
+    """Per-level 1x1 convolutions to (xywh, obj, classes) for each anchor; decodes to pixels in eval mode."""
+
+    stride = None  # set by the model from a dummy forward
+    dynamic = False  # rebuild grids every call (dynamic-shape export)
+    export = False  # return only the decoded tensor
+
+    def __init__(self, nc: int = 80, anchors: tuple = (), ch: tuple = (), inplace: bool = True):
+        super().__init__()
+        self.nc = nc
+        self.no = nc + 5
+        self.nl = len(anchors)
+        self.na = len(anchors[0]) // 2
+        self.grid = [torch.empty(0) for _ in range(self.nl)]
+        self.anchor_grid = [torch.empty(0) for _ in range(self.nl)]
+        self.register_buffer("anchors", torch.tensor(anchors).float().view(self.nl, -1, 2))
+        self.m = nn.ModuleList(nn.Conv2d(x, self.no * self.na, 1) for x in ch)
+        self.inplace = inplace
+
+    def forward(self, x: list[torch.Tensor]):
+        z = []
+        for i in range(self.nl):
+            x[i] = self.m[i](x[i])
+            bs, _, ny, nx = x[i].shape
+            x[i] = x[i].view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+            if not self.training:
+                if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
+                    self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
+                xy, wh, conf = x[i].sigmoid().split((2, 2, self.nc + 1), 4)
+                xy = (xy * 2 + self.grid[i]) * self.stride[i]
+                wh = (wh * 2) ** 2 * self.anchor_grid[i]
+                z.append(torch.cat((xy, wh, conf), 4).view(bs, self.na * nx * ny, self.no))
+        if self.training:
+            return x
+        return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
+
+    def _make_grid(self, nx: int, ny: int, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        d, t = self.anchors[i].device, self.anchors[i].dtype
+        shape = 1, self.na, ny, nx, 2
+        yv, xv = torch.meshgrid(torch.arange(ny, device=d, dtype=t), torch.arange(nx, device=d, dtype=t),
+                                indexing="ij")
+        grid = torch.stack((xv, yv), 2).expand(shape) - 0.5  # offset so that xy = 2 * sigmoid - 0.5 spans the cell
+        anchor_grid = (self.anchors[i] * self.stride[i]).view((1, self.na, 1, 1, 2)).expand(shape)
+        return grid, anchor_grid
+
+
+def check_anchor_order(m: Detect) -> None:
+    """Flip the anchors when their order of area disagrees with the order of strides."""
+    a = m.anchors.prod(-1).mean(-1).view(-1)
+    da, ds = a[-1] - a[0], m.stride[-1] - m.stride[0]
+    if da and (da.sign() != ds.sign()):
+        LOGGER.info(f"{colorstr('AutoAnchor: ')}Reversing anchor order")
+        m.anchors[:] = m.anchors.flip(0)
+
+
+class BaseModel(nn.Module):
+    """A sequence of layers where each layer reads the previous output or saved outputs named by its `f`."""
+
+    def forward(self, x: torch.Tensor, profile: bool = False, visualize: bool | Path = False):
+        return self._forward_once(x, visualize)
+
+    def _forward_once(self, x: torch.Tensor, visualize: bool | Path = False):
+        y = []
+        for m in self.model:
+            if m.f != -1:
+                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
+            x = m(x)
+            y.append(x if m.i in self.save else None)
+            if visualize:
+                from utils.plots import feature_visualization
+
+                feature_visualization(x, m.type, m.i, save_dir=visualize)
+        return x
+
+    def fuse(self) -> BaseModel:
+        """Fold every BatchNorm into the convolution before it (Conv and DynamicConv alike)."""
+        LOGGER.info("Fusing layers... ")
+        fuse_module(self.model)
+        self.info()
+        return self
+
+    def info(self, verbose: bool = False, img_size: int = 640) -> None:
+        model_info(self, verbose, img_size)
+
+    def _apply(self, fn):
+        """Move the Detect head's stride and cached grids along with the parameters (to(), cpu(), half())."""
+        self = super()._apply(fn)
+        m = self.model[-1]
+        if isinstance(m, Detect):
+            m.stride = fn(m.stride)
+            m.grid = list(map(fn, m.grid))
+            if isinstance(m.anchor_grid, list):
+                m.anchor_grid = list(map(fn, m.anchor_grid))
+        return self
+
+
+class DetectionModel(BaseModel):
+    """YOLOv5 detection model built from a model YAML (a file name under models/, a path, or a dict)."""
+
+    def __init__(self, cfg: str | Path | dict = "yolov5s.yaml", ch: int = 3, nc: int | None = None,
+                 anchors: list | None = None):
+        super().__init__()
+        if isinstance(cfg, dict):
+            self.yaml = cfg
+        else:
+            self.yaml_file = Path(cfg).name
+            self.yaml = yaml_load(check_yaml(cfg))
+        missing = [k for k in ("nc", "depth_multiple", "width_multiple", "anchors", "backbone", "head")
+                   if k not in self.yaml]
+        if missing:
+            raise UserError(f"model config {getattr(self, 'yaml_file', 'dict')} lacks the key(s) {missing}")
+        ch = self.yaml["ch"] = self.yaml.get("ch", ch)
+        if nc and nc != self.yaml["nc"]:
+            LOGGER.info(f"Overriding model.yaml nc={self.yaml['nc']} with nc={nc}")
+            self.yaml["nc"] = nc
+        if anchors:
+            LOGGER.info(f"Overriding model.yaml anchors with anchors={anchors}")
+            self.yaml["anchors"] = round(anchors)
+        self.model, self.save = parse_model(deepcopy(self.yaml), ch=[ch])
+        self.names = {i: str(i) for i in range(self.yaml["nc"])}
+        self.inplace = self.yaml.get("inplace", True)
+
+        m = self.model[-1]
+        if isinstance(m, Detect):
+            s = 256  # a dummy image size that every stride divides
+            m.inplace = self.inplace
+            with torch.no_grad():
+                m.stride = torch.tensor([s / x.shape[-2] for x in self.forward(torch.zeros(1, ch, s, s))])
+            check_anchor_order(m)
+            m.anchors /= m.stride.view(-1, 1, 1)
+            self.stride = m.stride
+            self._initialize_biases()
+        initialize_weights(self)
+        self.info()
+        LOGGER.info("")
+
+    def forward(self, x: torch.Tensor, augment: bool = False, profile: bool = False, visualize: bool | Path = False):
+        if augment:
+            return self._forward_augment(x)
+        return self._forward_once(x, visualize)
+
+    def _forward_augment(self, x: torch.Tensor):
+        """Test-time augmentation: predictions at 1, 0.83 and 0.67 scale (the second flipped) merged."""
+        img_size = x.shape[-2:]
+        y = []
+        for si, fi in zip((1, 0.83, 0.67), (None, 3, None)):
+            xi = scale_img(x.flip(fi) if fi else x, si, gs=int(self.stride.max()))
+            yi = self._forward_once(xi)[0]
+            y.append(self._descale_pred(yi, fi, si, img_size))
+        y = self._clip_augmented(y)
+        return torch.cat(y, 1), None
+
+    def _descale_pred(self, p: torch.Tensor, flips: int | None, scale: float, img_size) -> torch.Tensor:
+        if self.inplace:
+            p[..., :4] /= scale
+            if flips == 2:
+                p[..., 1] = img_size[0] - p[..., 1]
+            elif flips == 3:
+                p[..., 0] = img_size[1] - p[..., 0]
+            return p
+        x, y, wh = p[..., 0:1] / scale, p[..., 1:2] / scale, p[..., 2:4] / scale
+        if flips == 2:
+            y = img_size[0] - y
+        elif flips == 3:
+            x = img_size[1] - x
+        return torch.cat((x, y, wh, p[..., 4:]), -1)
+
+    def _clip_augmented(self, y: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Drop the small-object level of the largest scale and the large-object level of the smallest."""
+        nl = self.model[-1].nl
+        g = sum(4 ** x for x in range(nl))
+        e = 1
+        i = (y[0].shape[1] // g) * sum(4 ** x for x in range(e))
+        y[0] = y[0][:, :-i]
+        i = (y[-1].shape[1] // g) * sum(4 ** (nl - 1 - x) for x in range(e))
+        y[-1] = y[-1][:, i:]
+        return y
+
+    def _initialize_biases(self, cf: torch.Tensor | None = None) -> None:
+        """Start objectness near 8 objects per 640 image and class scores near 1/nc, so early training is stable."""
+        m = self.model[-1]
+        for mi, s in zip(m.m, m.stride):
+            b = mi.bias.view(m.na, -1)
+            b.data[:, 4] += math.log(8 / (640 / s) ** 2)
+            b.data[:, 5:5 + m.nc] += math.log(0.6 / (m.nc - 0.99999)) if cf is None else torch.log(cf / cf.sum())
+            mi.bias = nn.Parameter(b.view(-1), requires_grad=True)
+
+
+Model = DetectionModel  # YOLOv5's name, kept for checkpoints and user code
+
+# Every name a model YAML may use for a module; nothing else is looked up.
+MODULES: dict[str, type[nn.Module]] = {m.__name__: m for m in (
+    Conv, DWConv, Bottleneck, C3, SPP, SPPF, Focus, Concat, GhostConv, GhostBottleneck, C3Ghost,
+    DynamicConv, GhostModule, C3_GhostModule, DynamicConvBnAct, DynamicGhostBottleneck, Detect)}
+# Modules whose first YAML argument is the output channel count (scaled by width_multiple).
+CHANNEL_MODULES = {Conv, DWConv, Bottleneck, C3, SPP, SPPF, Focus, GhostConv, GhostBottleneck, C3Ghost,
+                   DynamicConv, GhostModule, C3_GhostModule, DynamicConvBnAct, DynamicGhostBottleneck}
+# Modules that take the repeat count as their third argument instead of being stacked.
+REPEAT_MODULES = {C3, C3Ghost, C3_GhostModule}
+
+
+def _resolve_module(name, layer: int) -> type[nn.Module]:
+    if isinstance(name, str):
+        if name in MODULES:
+            return MODULES[name]
+        torch_name = re.fullmatch(r"(?:torch\.)?nn\.(\w+)", name)
+        if torch_name and isinstance(getattr(nn, torch_name.group(1), None), type) \
+                and issubclass(getattr(nn, torch_name.group(1)), nn.Module):
+            return getattr(nn, torch_name.group(1))
+    raise UserError(f"model YAML layer {layer}: unknown module '{name}' "
+                    f"(known: {', '.join(sorted(MODULES))} and nn.<Layer>)")
+
+
+def _resolve_arg(a, symbols: dict):
+    """A YAML argument: a known symbol (nc, anchors, None, True, False), a Python literal, or the string itself."""
+    if not isinstance(a, str):
+        return a
+    if a in symbols:
+        return symbols[a]
+    with contextlib.suppress(ValueError, SyntaxError):
+        return ast.literal_eval(a)
+    return a
+
+
+def parse_activation(text: str) -> nn.Module:
+    """'nn.LeakyReLU(0.1)' -> nn.LeakyReLU(0.1), accepting only torch.nn activation classes and literal arguments."""
+    match = re.fullmatch(r"\s*(?:torch\.)?(?:nn\.)?(\w+)\s*(?:\((.*)\))?\s*", text)
+    cls = getattr(nn, match.group(1), None) if match else None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module) and cls.__module__.endswith("activation")):
+        raise UserError(f"model YAML activation '{text}' is not a torch.nn activation such as nn.SiLU()")
+    try:
+        args = ast.literal_eval(f"({match.group(2)},)") if match.group(2) else ()
+    except (ValueError, SyntaxError):
+        raise UserError(f"model YAML activation '{text}': arguments must be literal numbers or booleans") from None
+    return cls(*args)
+
+
+def parse_model(d: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
+    """Build the layers of a model YAML dict; return them and the indices of outputs later layers read."""
+    LOGGER.info(f"\n{'':>3}{'from':>18}{'n':>3}{'params':>10}  {'module':<40}{'arguments':<30}")
+    anchors, nc, gd, gw, act = d["anchors"], d["nc"], d["depth_multiple"], d["width_multiple"], d.get("activation")
+    if act:
+        Conv.default_act = parse_activation(act)
+        LOGGER.info(f"{colorstr('activation:')} {act}")
+    na = (len(anchors[0]) // 2) if isinstance(anchors, list) else anchors
+    no = na * (nc + 5)
+    symbols = {"nc": nc, "anchors": anchors, "None": None, "True": True, "False": False}
+
+    layers, save, c2 = [], [], ch[-1]
+    for i, layer in enumerate(d["backbone"] + d["head"]):
+        if not (isinstance(layer, (list, tuple)) and len(layer) == 4):
+            raise UserError(f"model YAML layer {i}: expected [from, number, module, args], got {layer}")
+        f, n, m, args = layer
+        m = _resolve_module(m, i)
+        args = [_resolve_arg(a, symbols) for a in (args or [])]
+        n = n_ = max(round(n * gd), 1) if n > 1 else n
+        if m in CHANNEL_MODULES:
+            c1, c2 = ch[f], args[0]
+            if c2 != no:
+                c2 = make_divisible(c2 * gw, 8)
+            args = [c1, c2, *args[1:]]
+            if m in REPEAT_MODULES:
+                args.insert(2, n)
+                n = 1
+        elif m is nn.BatchNorm2d:
+            args = [ch[f]]
+        elif m is Concat:
+            c2 = sum(ch[x] for x in f)
+        elif m is Detect:
+            args.append([ch[x] for x in f])
+            if isinstance(args[1], int):
+                args[1] = [list(range(args[1] * 2))] * len(f)
+        else:
+            c2 = ch[f]
+        try:
+            m_ = nn.Sequential(*(m(*args) for _ in range(n))) if n > 1 else m(*args)
+        except (TypeError, ValueError, IndexError) as e:
+            raise UserError(f"model YAML layer {i}: cannot build {m.__name__} with arguments {args}: {e}") from None
+        t = f"{m.__module__}.{m.__name__}".replace("__main__.", "")
+        n_params = sum(x.numel() for x in m_.parameters())
+        m_.i, m_.f, m_.type, m_.np = i, f, t, n_params
+        LOGGER.info(f"{i:>3}{str(f):>18}{n_:>3}{n_params:10.0f}  {t:<40}{str(args):<30}")
+        save.extend(x % i for x in ([f] if isinstance(f, int) else f) if x != -1)
+        layers.append(m_)
+        if i == 0:
+            ch = []
+        ch.append(c2)
+    return nn.Sequential(*layers), sorted(save)
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cfg", type=str, default="yolov5s.yaml", help="model.yaml")
+    parser.add_argument("--batch-size", type=int, default=1, help="total batch size for all GPUs")
+    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
+    parser.add_argument("--profile", action="store_true", help="profile model speed")
+    parser.add_argument("--line-profile", action="store_true", help="profile model speed layer by layer")
+    parser.add_argument("--test", action="store_true", help="test all yolo*.yaml")
+    parser.add_argument("--fuse", action="store_true", help="also print the fused model's summary")
+    opt = parser.parse_args(argv)
+    print_args(vars(opt))
+    return opt
+
+
+@exit_on_user_error
+def main(opt: argparse.Namespace) -> None:
+    device = select_device(opt.device)
+    im = torch.rand(opt.batch_size, 3, 640, 640).to(device)
+    if opt.test:
+        for cfg in sorted((ROOT / "models").rglob("yolo*.yaml")):
+            DetectionModel(cfg)
+        return
+    model = DetectionModel(opt.cfg).to(device)
+    if opt.line_profile or opt.profile:
+        from utils.torch_utils import time_sync
+
+        model.eval()
+        with torch.no_grad():
+            for _ in range(3):
+                t = time_sync()
+                model(im)
+                LOGGER.info(f"forward {opt.batch_size}x3x640x640: {(time_sync() - t) * 1000:.1f} ms")
+    if opt.fuse:
+        model.eval().fuse()
+
+
+if __name__ == "__main__":
+    main(parse_opt())

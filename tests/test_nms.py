@@ -1,0 +1,104 @@
+"""non_max_suppression: confidence, class handling, limits and determinism on hand-made predictions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from utils.errors import UserError
+from utils import nms
+from utils.nms import non_max_suppression
+
+
+def make_pred(rows: list[tuple], nc: int = 3) -> torch.Tensor:
+    """One image of raw predictions from rows (xc, yc, w, h, obj, {cls: prob})."""
+    out = torch.zeros((1, len(rows), 5 + nc))
+    for i, (xc, yc, w, h, obj, probs) in enumerate(rows):
+        out[0, i, :5] = torch.tensor([xc, yc, w, h, obj])
+        for c, pr in probs.items():
+            out[0, i, 5 + c] = pr
+    return out
+
+
+def test_confidence_is_objectness_times_class_and_boxes_are_xyxy():
+    out = non_max_suppression(make_pred([(50, 40, 20, 10, 0.5, {1: 0.8})]), conf_thres=0.1)
+    assert len(out) == 1 and out[0].shape == (1, 6)
+    torch.testing.assert_close(out[0][0], torch.tensor([40.0, 35.0, 60.0, 45.0, 0.4, 1.0]))
+
+
+def test_overlapping_boxes_same_class_suppressed_other_class_kept():
+    rows = [(50, 50, 20, 20, 0.9, {0: 1.0}), (51, 50, 20, 20, 0.8, {0: 1.0}), (50, 51, 20, 20, 0.7, {2: 1.0})]
+    out = non_max_suppression(make_pred(rows), conf_thres=0.1, iou_thres=0.5)[0]
+    assert out[:, 5].tolist() == [0.0, 2.0]
+    torch.testing.assert_close(out[:, 4], torch.tensor([0.9, 0.7]))
+    agnostic = non_max_suppression(make_pred(rows), conf_thres=0.1, iou_thres=0.5, agnostic=True)[0]
+    assert agnostic.shape[0] == 1 and agnostic[0, 4] == pytest.approx(0.9)
+
+
+def test_low_overlap_boxes_of_one_class_both_kept_sorted_by_confidence():
+    rows = [(10, 10, 10, 10, 0.6, {0: 1.0}), (80, 80, 10, 10, 0.9, {0: 1.0})]
+    out = non_max_suppression(make_pred(rows), conf_thres=0.1, iou_thres=0.5)[0]
+    torch.testing.assert_close(out[:, 4], torch.tensor([0.9, 0.6]))
+
+
+def test_multi_label_gives_one_row_per_class_above_threshold():
+    rows = [(50, 50, 20, 20, 1.0, {0: 0.6, 1: 0.3, 2: 0.05})]
+    single = non_max_suppression(make_pred(rows), conf_thres=0.1)[0]
+    assert single[:, 5].tolist() == [0.0]
+    multi = non_max_suppression(make_pred(rows), conf_thres=0.1, multi_label=True)[0]
+    assert sorted(multi[:, 5].tolist()) == [0.0, 1.0]
+
+
+def test_class_filter_and_conf_threshold():
+    rows = [(10, 10, 10, 10, 0.9, {0: 1.0}), (80, 80, 10, 10, 0.9, {1: 1.0}), (40, 40, 10, 10, 0.2, {1: 1.0})]
+    out = non_max_suppression(make_pred(rows), conf_thres=0.25, classes=[1])[0]
+    assert out.shape[0] == 1 and out[0, 5] == 1 and out[0, 4] == pytest.approx(0.9)
+
+
+def test_max_det_keeps_highest_confidence():
+    rows = [(20 * i + 10, 10, 8, 8, 0.1 * i + 0.05, {0: 1.0}) for i in range(8)]
+    out = non_max_suppression(make_pred(rows), conf_thres=0.01, max_det=3)[0]
+    torch.testing.assert_close(out[:, 4], torch.tensor([0.75, 0.65, 0.55]))
+
+
+def test_model_output_tuple_and_empty_images():
+    pred = torch.cat([make_pred([(50, 50, 20, 20, 0.9, {0: 1.0})]), make_pred([(50, 50, 20, 20, 0.01, {0: 1.0})])])
+    out = non_max_suppression((pred, [torch.zeros(1)]), conf_thres=0.25)
+    assert [o.shape for o in out] == [(1, 6), (0, 6)]
+
+
+def test_hybrid_labels_are_added_with_full_confidence():
+    pred = make_pred([(10, 10, 10, 10, 0.9, {0: 1.0})])
+    labels = [torch.tensor([[2.0, 80.0, 80.0, 20.0, 20.0]])]
+    out = non_max_suppression(pred, conf_thres=0.25, labels=labels)[0]
+    assert out.shape[0] == 2
+    torch.testing.assert_close(out[0], torch.tensor([70.0, 70.0, 90.0, 90.0, 1.0, 2.0]))
+
+
+def test_no_time_limit_by_default_and_time_limit_drops_with_warning(monkeypatch):
+    pred = make_pred([(50, 50, 20, 20, 0.9, {0: 1.0})]).repeat(4, 1, 1)
+    full = non_max_suppression(pred, conf_thres=0.25)
+    assert all(o.shape[0] == 1 for o in full)
+    warnings = []
+    monkeypatch.setattr(nms.LOGGER, "warning", warnings.append)
+    limited = non_max_suppression(pred, conf_thres=0.25, time_limit=0.0)
+    assert [o.shape[0] for o in limited] == [1, 0, 0, 0]
+    assert len(warnings) == 1 and "NMS time limit" in warnings[0]
+
+
+def test_deterministic_on_many_random_boxes():
+    g = torch.Generator().manual_seed(0)
+    pred = torch.rand((2, 2000, 85), generator=g)
+    pred[..., :2] *= 640
+    pred[..., 2:4] *= 100
+    a = non_max_suppression(pred, 0.001, 0.6, multi_label=True)
+    b = non_max_suppression(pred.clone(), 0.001, 0.6, multi_label=True)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert all(x.shape[0] == 300 for x in a)  # max_det reached: nothing is dropped early
+
+
+def test_bad_thresholds_raise_user_error():
+    with pytest.raises(UserError, match="conf-thres"):
+        non_max_suppression(make_pred([]), conf_thres=1.5)
+    with pytest.raises(UserError, match="iou-thres"):
+        non_max_suppression(make_pred([]), iou_thres=-0.1)

@@ -1,0 +1,118 @@
+"""models/yolo.py: parse_model, parameter and FLOP counts, forward/backward, and clear errors for bad YAMLs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+
+from models.common import C3_GhostModule, DynamicConv
+from models.yolo import CHANNEL_MODULES, REPEAT_MODULES, Detect, DetectionModel, Model, parse_activation
+from utils.errors import UserError
+from utils.files import ROOT
+from utils.torch_utils import count_flops
+
+
+@pytest.mark.parametrize("cfg, params, gflops", [
+    ("yolov5n.yaml", 1_872_157, 4.47),
+    ("yolov5s.yaml", 7_235_389, 16.43),
+    ("yolov5n-C3_GhostModule.yaml", 1_434_773, 3.11),
+    ("yolov5n-ghostdyn.yaml", 1_434_773, 3.11),
+])
+def test_parameter_and_flop_counts(cfg, params, gflops):
+    model = DetectionModel(cfg)
+    assert sum(p.numel() for p in model.parameters()) == params
+    assert round(count_flops(model, 640), 2) == gflops
+
+
+def test_ghost_module_registered_in_parse_model():
+    assert C3_GhostModule in CHANNEL_MODULES and C3_GhostModule in REPEAT_MODULES
+    model = Model("yolov5n-ghostdyn.yaml")
+    ghost_layers = [m for m in model.model if isinstance(m, C3_GhostModule)]
+    assert len(ghost_layers) == 8
+    assert [len(m.m) for m in ghost_layers] == [1, 2, 3, 1, 1, 1, 1, 1]  # repeats scaled by depth_multiple 0.33
+
+
+def test_ghost_model_train_and_eval_outputs():
+    model = DetectionModel("yolov5n-ghostdyn.yaml")
+    x = torch.rand(2, 3, 128, 128)
+    out = model(x)
+    assert [tuple(o.shape) for o in out] == [(2, 3, 16, 16, 85), (2, 3, 8, 8, 85), (2, 3, 4, 4, 85)]
+    sum(o.sum() for o in out).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        pred, feats = model(x)
+    assert pred.shape == (2, 3 * (16 * 16 + 8 * 8 + 4 * 4), 85)
+    assert torch.isfinite(pred).all()
+
+
+@pytest.mark.parametrize("cfg", ["yolov5n.yaml", "yolov5n-ghostdyn.yaml"])
+def test_fused_equals_unfused(cfg):
+    torch.manual_seed(0)
+    model = DetectionModel(cfg)
+    model.train()
+    for _ in range(2):  # move BatchNorm statistics away from their identity initialisation
+        model(torch.rand(2, 3, 96, 96))
+    model.eval()
+    x = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        y = model(x)[0]
+        y_fused = model.fuse()(x)[0]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert (y - y_fused).abs().max() <= 1e-4 * max(1.0, y.abs().max())
+
+
+def test_nc_override_and_strides():
+    model = DetectionModel("yolov5n.yaml", nc=3)
+    detect = model.model[-1]
+    assert isinstance(detect, Detect) and detect.nc == 3 and detect.no == 8
+    assert model.stride.tolist() == [8.0, 16.0, 32.0]
+    assert torch.allclose(detect.anchors[0, 0], torch.tensor([10 / 8, 13 / 8]))
+
+
+def test_unknown_module_is_a_clear_error(tmp_path):
+    cfg = (ROOT / "models" / "yolov5n.yaml").read_text().replace("SPPF, [1024, 5]", "os.system, ['echo hi']")
+    with pytest.raises(UserError, match=r"layer 9: unknown module 'os.system'"):
+        DetectionModel(_write(tmp_path, cfg))
+
+
+def test_wrong_argument_count_is_a_clear_error(tmp_path):
+    cfg = (ROOT / "models" / "yolov5n.yaml").read_text().replace("SPPF, [1024, 5]", "SPPF, [1024, 5, 7, 9]")
+    with pytest.raises(UserError, match=r"layer 9: cannot build SPPF"):
+        DetectionModel(_write(tmp_path, cfg))
+
+
+def test_missing_key_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="lacks the key"):
+        DetectionModel(_write(tmp_path, "nc: 80\nbackbone: []\n"))
+
+
+def test_activation_is_parsed_without_eval():
+    act = parse_activation("nn.LeakyReLU(0.1)")
+    assert isinstance(act, nn.LeakyReLU) and act.negative_slope == 0.1
+    for bad in ("__import__('os').system('x')", "nn.Conv2d(3, 3, 1)", "nn.SiLU(print)"):
+        with pytest.raises(UserError):
+            parse_activation(bad)
+
+
+def test_summary_cli_prints_table_and_counts():
+    out = subprocess.run([sys.executable, str(ROOT / "models" / "yolo.py"), "--cfg", "yolov5n-ghostdyn.yaml"],
+                         capture_output=True, text=True, cwd="/", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "models.common.C3_GhostModule" in out.stdout
+    assert "1,434,773 parameters" in out.stdout and "3.1 GFLOPs" in out.stdout
+
+
+def _write(tmp_path, text: str):
+    f = tmp_path / "model.yaml"
+    f.write_text(text)
+    return f
+
+
+def test_dynamic_conv_count_in_ghost_model():
+    model = DetectionModel("yolov5n-ghostdyn.yaml")
+    assert sum(isinstance(m, DynamicConv) for m in model.modules()) == 2 * 11

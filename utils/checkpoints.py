@@ -1,0 +1,106 @@
+"""Checkpoint files: safe loading (an allow-list of classes, nothing else unpickled) and crash-proof saving.
+
+A `.pt` is a pickle, and a pickle can run any function it names. YOLOv5 checkpoints pickle whole models, so we
+load with `weights_only=True` and allow exactly the classes a detection model is made of.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import pickle
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from utils.errors import UserError
+from utils.logger import LOGGER
+
+_TORCH_MODULES = (
+    nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d, nn.Upsample, nn.Sequential, nn.ModuleList, nn.Identity,
+    nn.Dropout, nn.SiLU, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.GELU,
+    nn.Mish, nn.ZeroPad2d, nn.AdaptiveAvgPool2d,
+)
+
+
+def _allowed_globals() -> list:
+    """The classes a checkpoint may name: this project's modules, the torch/timm layers they use, plain data types."""
+    from timm.layers import CondConv2d, DropPath, SqueezeExcite
+
+    from models import yolo
+
+    project = [yolo.DetectionModel, yolo.Detect, yolo.BaseModel] + list(yolo.MODULES.values())
+    aliases = [(yolo.DetectionModel, "models.yolo.Model")]
+    timm_layers = [CondConv2d, DropPath, SqueezeExcite, (SqueezeExcite, "timm.models._efficientnet_blocks.SqueezeExcite")]
+    timm_acts = []
+    try:
+        from timm.layers import activations
+
+        timm_acts = [activations.HardSigmoid, activations.HardSwish]
+    except (ImportError, AttributeError):
+        pass
+    data = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, argparse.Namespace, set,
+            np.dtype, np.core.multiarray.scalar, np.ndarray, np.core.multiarray._reconstruct]
+    data += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
+    return project + aliases + list(_TORCH_MODULES) + timm_layers + timm_acts + data
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """torch.load with only the allowed classes; a file naming anything else is refused before any of it runs."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals(_allowed_globals()):
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        offending = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if offending:
+            raise UserError(f"refusing to load {path}: it pickles '{offending.group(1)}', which is not a model class "
+                            "this project trusts; nothing in the file was executed") from None
+        raise UserError(f"{path} is not a valid PyTorch checkpoint (corrupt or not a .pt file): {e}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError, TypeError) as e:
+        raise UserError(f"{path} is not a valid PyTorch checkpoint (truncated or corrupt): "
+                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if isinstance(ckpt, nn.Module):  # a bare pickled model
+        ckpt = {"model": ckpt}
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("ema") or ckpt.get("model"), nn.Module):
+        raise UserError(f"{path} holds no model: expected a YOLOv5 checkpoint dict with a 'model' entry")
+    return ckpt
+
+
+def save_checkpoint(ckpt: dict, path: str | Path) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def strip_optimizer(f: str | Path = "best.pt", s: str | Path = "") -> None:
+    """Keep only the (EMA) model in fp16 for a smaller final checkpoint; saves to s, or over f when s is empty."""
+    ckpt = load_checkpoint(f)
+    if ckpt.get("ema"):
+        ckpt["model"] = ckpt["ema"]
+    for k in ("optimizer", "best_fitness", "ema", "updates"):
+        ckpt[k] = None
+    ckpt["epoch"] = -1
+    ckpt["model"].half()
+    for p in ckpt["model"].parameters():
+        p.requires_grad = False
+    save_checkpoint(ckpt, s or f)
+    mb = os.path.getsize(s or f) / 1e6
+    LOGGER.info(f"Optimizer stripped from {f},{f' saved as {s},' if s else ''} {mb:.1f}MB")

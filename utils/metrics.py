@@ -1,0 +1,176 @@
+"""Detection metrics as YOLOv5 computes them: prediction/label matching, AP per class, confusion matrix, fitness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from utils.boxes import box_iou
+
+IOU_THRESHOLDS = (0.5, 0.95, 10)  # linspace arguments of the COCO IoU thresholds 0.50:0.05:0.95
+
+
+def iou_thresholds(device: torch.device | str = "cpu") -> torch.Tensor:
+    """The ten COCO IoU thresholds, as float32 like YOLOv5 so that matches at the boundaries agree."""
+    return torch.linspace(*IOU_THRESHOLDS, device=device)
+
+
+def fitness(x: np.ndarray) -> np.ndarray:
+    """Model selection score per row of [P, R, mAP50, mAP50-95, ...]: 0.1 * mAP50 + 0.9 * mAP50-95."""
+    w = np.array([0.0, 0.0, 0.1, 0.9])
+    return (np.asarray(x)[:, :4] * w).sum(1)
+
+
+def smooth(y: np.ndarray, f: float = 0.05) -> np.ndarray:
+    """Box-filter y over a window of fraction f of its length, edges padded, so the F1 maximum is not a spike."""
+    nf = round(len(y) * f * 2) // 2 + 1  # odd window length
+    pad = np.ones(nf // 2)
+    padded = np.concatenate((pad * y[0], y, pad * y[-1]))
+    return np.convolve(padded, np.ones(nf) / nf, mode="valid")
+
+
+def match_predictions(detections: torch.Tensor, labels: torch.Tensor, iouv: torch.Tensor) -> torch.Tensor:
+    """Which detections are true positives at each IoU threshold: a (n_det, n_iou) bool tensor.
+
+    detections (n, 6) [x1, y1, x2, y2, conf, cls] sorted by confidence; labels (m, 5) [cls, x1, y1, x2, y2].
+    As in YOLOv5: each detection takes the same-class label it overlaps most; a label claimed by several
+    detections counts only its highest-ranked one; a match needs IoU >= threshold.
+    """
+    correct = torch.zeros((detections.shape[0], iouv.shape[0]), dtype=torch.bool, device=iouv.device)
+    if not detections.shape[0] or not labels.shape[0]:
+        return correct
+    iou = box_iou(labels[:, 1:], detections[:, :4])
+    iou = iou * (labels[:, 0:1] == detections[:, 5])
+    best_iou, best_label = iou.max(0)
+    n_labels = labels.shape[0]
+    det_index = torch.arange(detections.shape[0], device=iou.device)
+    for k, threshold in enumerate(iouv.to(iou.device)):
+        claim = torch.where(best_iou >= threshold, best_label, n_labels)  # n_labels = no claim
+        first = torch.full((n_labels + 1,), detections.shape[0], device=iou.device, dtype=torch.long)
+        first = first.scatter_reduce(0, claim, det_index, reduce="amin")[:n_labels]
+        correct[first[first < detections.shape[0]].to(correct.device), k] = True
+    return correct
+
+
+def compute_ap(recall: np.ndarray, precision: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """AP of one class: area under the monotone precision envelope, linearly interpolated at 101 recall points.
+
+    This is YOLOv5's integration (trapezoid rule over recall 0, 0.01, ..., 1, envelope points joined by straight
+    lines, precision 0 beyond the highest recall reached), except that a curve which reaches recall 1 keeps its
+    precision there instead of dropping to 0, so a perfect prediction set scores 1.0 rather than YOLOv5's 0.995.
+    """
+    reaches_full_recall = recall.size > 0 and recall[-1] >= 1.0
+    tail_recall, tail_precision = ([], []) if reaches_full_recall else ([1.0], [0.0])
+    mrec = np.concatenate(([0.0], recall, tail_recall))
+    mpre = np.concatenate(([1.0], precision, tail_precision))
+    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+    x = np.linspace(0, 1, 101)
+    return float(np.trapezoid(np.interp(x, mrec, mpre), x)), mpre, mrec
+
+
+def _plot_curves(px: np.ndarray, py: list, ap: np.ndarray, f1: np.ndarray, p: np.ndarray, r: np.ndarray,
+                 save_dir: Path, names: dict, prefix: str) -> None:
+    """Write PR_curve.png, F1_curve.png, P_curve.png and R_curve.png to save_dir."""
+    from utils.plots import plot_mc_curve, plot_pr_curve
+
+    plot_pr_curve(px, py, ap, save_dir / f"{prefix}PR_curve.png", names)
+    plot_mc_curve(px, f1, save_dir / f"{prefix}F1_curve.png", names, ylabel="F1")
+    plot_mc_curve(px, p, save_dir / f"{prefix}P_curve.png", names, ylabel="Precision")
+    plot_mc_curve(px, r, save_dir / f"{prefix}R_curve.png", names, ylabel="Recall")
+
+
+def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray, plot: bool = False,
+                 save_dir: str | Path = ".", names: dict | None = None, eps: float = 1e-16, prefix: str = "") -> tuple:
+    """P, R, F1 and AP per labelled class from ranked predictions; P and R at the confidence of best mean F1.
+
+    tp (n, n_iou) bool, conf (n,), pred_cls (n,), target_cls (m,) for the whole validation set.
+    Returns (tp, fp, p, r, f1, ap (nc, n_iou), classes) over the classes that have labels.
+    """
+    order = np.argsort(-conf, kind="stable")
+    tp, conf, pred_cls = tp[order], conf[order], pred_cls[order]
+    classes, n_labels = np.unique(target_cls, return_counts=True)
+    nc = classes.shape[0]
+    px, py = np.linspace(0, 1, 1000), []
+    ap, p, r = np.zeros((nc, tp.shape[1])), np.zeros((nc, 1000)), np.zeros((nc, 1000))
+    for ci, c in enumerate(classes):
+        mine = pred_cls == c
+        if not mine.any():
+            continue
+        tpc = tp[mine].cumsum(0)
+        fpc = (1 - tp[mine]).cumsum(0)
+        recall = tpc / n_labels[ci]
+        precision = tpc / (tpc + fpc)
+        r[ci] = np.interp(-px, -conf[mine], recall[:, 0], left=0)  # conf decreases, so interpolate on -conf
+        p[ci] = np.interp(-px, -conf[mine], precision[:, 0], left=1)
+        for j in range(tp.shape[1]):
+            ap[ci, j], mpre, mrec = compute_ap(recall[:, j], precision[:, j])
+            if j == 0:
+                py.append(np.interp(px, mrec, mpre))
+    f1 = 2 * p * r / (p + r + eps)
+    if plot:
+        present = dict(enumerate(v for k, v in (names or {}).items() if k in classes))
+        _plot_curves(px, py, ap, f1, p, r, Path(save_dir), present, prefix)
+    best = smooth(f1.mean(0), 0.1).argmax()
+    p, r, f1 = p[:, best], r[:, best], f1[:, best]
+    tp = (r * n_labels).round()
+    fp = (tp / (p + eps) - tp).round()
+    return tp, fp, p, r, f1, ap, classes.astype(int)
+
+
+class ConfusionMatrix:
+    """Counts of (predicted class, true class) with a background row and column, at fixed conf and IoU."""
+
+    def __init__(self, nc: int, conf: float = 0.25, iou_thres: float = 0.45):
+        self.matrix = np.zeros((nc + 1, nc + 1))  # rows predicted, columns true; index nc = background
+        self.nc = nc
+        self.conf = conf
+        self.iou_thres = iou_thres
+
+    def process_batch(self, detections: torch.Tensor | None, labels: torch.Tensor) -> None:
+        """Add one image: detections (n, 6) [x1, y1, x2, y2, conf, cls] or None, labels (m, 5) [cls, x1, y1, x2, y2]."""
+        gt_classes = labels[:, 0].int().tolist()
+        if detections is None:
+            for gc in gt_classes:
+                self.matrix[self.nc, gc] += 1
+            return
+        detections = detections[detections[:, 4] > self.conf]
+        det_classes = detections[:, 5].int().tolist()
+        label_of_det = self._match(detections, labels)
+        matched = {}
+        for di, li in enumerate(label_of_det):
+            if li >= 0:
+                matched[li] = di
+        for li, gc in enumerate(gt_classes):
+            row = det_classes[matched[li]] if li in matched else self.nc
+            self.matrix[row, gc] += 1
+        for di, dc in enumerate(det_classes):
+            if label_of_det[di] < 0:
+                self.matrix[dc, self.nc] += 1
+
+    def _match(self, detections: torch.Tensor, labels: torch.Tensor) -> list[int]:
+        """Class-agnostic one-to-one matching, highest IoU first: the label index of each detection, -1 if none."""
+        result = [-1] * detections.shape[0]
+        if not detections.shape[0] or not labels.shape[0]:
+            return result
+        iou = box_iou(labels[:, 1:], detections[:, :4]).cpu().numpy()
+        li, di = np.nonzero(iou > self.iou_thres)
+        used_labels = set()
+        for k in np.argsort(-iou[li, di], kind="stable"):
+            if result[di[k]] < 0 and li[k] not in used_labels:
+                result[di[k]] = int(li[k])
+                used_labels.add(li[k])
+        return result
+
+    def tp_fp(self) -> tuple[np.ndarray, np.ndarray]:
+        """True and false positives per class (background excluded)."""
+        tp = self.matrix.diagonal()
+        fp = self.matrix.sum(1) - tp
+        return tp[:-1], fp[:-1]
+
+    def plot(self, save_dir: str | Path = "", names: dict | list = (), normalize: bool = True) -> None:
+        """Write confusion_matrix.png to save_dir."""
+        from utils.plots import plot_confusion_matrix
+
+        plot_confusion_matrix(self.matrix, self.nc, names, save_dir, normalize=normalize)

@@ -1,0 +1,58 @@
+"""--resume: find the interrupted run, restore its options, and put optimizer, EMA and epoch back where they were."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+from pathlib import Path
+
+import torch
+
+from utils.errors import UserError
+from utils.files import check_file, yaml_load
+from utils.logger import LOGGER
+
+
+def get_latest_run(search_dir: str | Path) -> str:
+    """The most recently written last*.pt under search_dir, '' when there is none."""
+    last = glob.glob(f"{search_dir}/**/last*.pt", recursive=True)
+    return max(last, key=os.path.getctime) if last else ""
+
+
+def resume_options(resume: str | bool, search_dir: str | Path) -> argparse.Namespace:
+    """The options of the run to resume (its opt.yaml), pointed at its last.pt."""
+    if isinstance(resume, str):
+        last = Path(check_file(resume))
+    else:
+        found = get_latest_run(search_dir)
+        if not found:
+            raise UserError(f"--resume found no last.pt under {search_dir}; name the checkpoint: --resume path/to/last.pt")
+        last = Path(found)
+    opt_yaml = last.parent.parent / "opt.yaml"
+    if opt_yaml.is_file():
+        options = yaml_load(opt_yaml)
+    else:
+        from utils.checkpoints import load_checkpoint
+
+        options = load_checkpoint(last).get("opt")
+        if not isinstance(options, dict):
+            raise UserError(f"cannot resume {last}: neither {opt_yaml} nor the checkpoint holds the run's options")
+    opt = argparse.Namespace(**options)
+    opt.cfg, opt.weights, opt.resume = "", str(last), True
+    return opt
+
+
+def restore_state(ckpt: dict, optimizer: torch.optim.Optimizer, ema, weights: str, epochs: int) -> tuple[float, int]:
+    """Load optimizer and EMA state from a last.pt; return (best fitness, first epoch to run)."""
+    start_epoch = ckpt["epoch"] + 1
+    if start_epoch <= 0 or ckpt.get("optimizer") is None:
+        raise UserError(f"{weights} training to {epochs} epochs is finished, nothing to resume.\n"
+                        f"Start a new training without --resume, i.e. `python train.py --weights {weights}`")
+    optimizer.load_state_dict(ckpt["optimizer"])
+    best_fitness = float(ckpt.get("best_fitness") or 0.0)
+    if ema is not None and ckpt.get("ema") is not None:
+        ema.ema.load_state_dict(ckpt["ema"].float().state_dict())
+        ema.updates = ckpt["updates"]
+    LOGGER.info(f"Resuming training from {weights} from epoch {start_epoch} to {epochs} total epochs")
+    return best_fitness, start_epoch
