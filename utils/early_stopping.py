@@ -12,12 +12,15 @@ class EarlyStopping:
         self.best_fitness = 0.0
         self.best_epoch = 0
         self.patience = patience or float("inf")
+        self.possible_stop = False  # the next epoch may be the last: train.py then treats it as final
 
     def __call__(self, epoch: int, fitness: float) -> bool:
         """Record this epoch's fitness; True when training should stop now."""
         if fitness >= self.best_fitness:  # >= so that a flat zero start counts as improving
             self.best_epoch, self.best_fitness = epoch, fitness
-        stop = epoch - self.best_epoch >= self.patience
+        delta = epoch - self.best_epoch
+        self.possible_stop = delta >= self.patience - 1
+        stop = delta >= self.patience
         if stop:
             LOGGER.info(f"Stopping training early as no improvement observed in last {self.patience} epochs. "
                         f"Best results observed at epoch {self.best_epoch}, best model saved as best.pt.\n"

@@ -50,7 +50,7 @@ class ComputeLoss:
 
     def __init__(self, model: nn.Module):
         device = next(model.parameters()).device
-        hyp = model.hyp
+        hyp = de_parallel(model).hyp
         bce_cls = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([hyp["cls_pw"]], device=device))
         bce_obj = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([hyp["obj_pw"]], device=device))
         gamma = hyp.get("fl_gamma", 0.0)

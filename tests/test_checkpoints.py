@@ -1,0 +1,101 @@
+"""utils/checkpoints.py: safe loading of real YOLOv5 files, refusal of malicious pickles, atomic saving."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from models.yolo import DetectionModel
+from utils.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer
+from utils.errors import UserError
+
+
+class _Payload:
+    """Pickles as a call to `func(*args)`: what a malicious checkpoint does."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def test_loads_official_yolov5_checkpoint(yolov5n_pt):
+    ckpt = load_checkpoint(yolov5n_pt)
+    assert isinstance(ckpt["model"], DetectionModel)
+    assert ckpt["model"].yaml["nc"] == 80 and next(ckpt["model"].parameters()).dtype == torch.float16
+
+
+def test_refuses_os_system_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    torch.save({"model": _Payload(os.system, f"touch {marker}")}, bad)
+    with pytest.raises(UserError, match=r"refusing to load .*evil\.pt.*'(posix|os)\.system'"):
+        load_checkpoint(bad)
+    assert not marker.exists()
+
+
+def test_refuses_payload_hidden_in_optimizer_state(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil_opt.pt"
+    torch.save({"model": DetectionModel("yolov5n.yaml"), "optimizer": {"state": _Payload(exec, f"open('{marker}','w')")}},
+               bad)
+    with pytest.raises(UserError, match="refusing to load"):
+        load_checkpoint(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04truncated zip"])
+def test_garbage_file_is_a_clear_error(tmp_path, content):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(content)
+    with pytest.raises(UserError, match="broken.pt"):
+        load_checkpoint(bad)
+
+
+def test_truncated_real_checkpoint_is_a_clear_error(tmp_path, yolov5n_pt):
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(yolov5n_pt.read_bytes()[: 2 ** 20])
+    with pytest.raises(UserError, match="cut.pt"):
+        load_checkpoint(cut)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_save_is_atomic_and_roundtrips(tmp_path):
+    model = DetectionModel("yolov5n-ghostdyn.yaml", nc=2)
+    f = tmp_path / "last.pt"
+    save_checkpoint({"epoch": 3, "best_fitness": 0.5, "model": model, "ema": None, "updates": 7, "optimizer": None,
+                     "opt": {"imgsz": 64}, "date": "2026-11-28"}, f)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temporary file left behind
+    ckpt = load_checkpoint(f)
+    assert ckpt["epoch"] == 3 and ckpt["model"].yaml["nc"] == 2
+    sd, sd2 = model.state_dict(), ckpt["model"].state_dict()
+    assert all(torch.equal(sd[k], sd2[k]) for k in sd)
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path):
+    f = tmp_path / "last.pt"
+    save_checkpoint({"model": DetectionModel("yolov5n.yaml", nc=1)}, f)
+    before = f.read_bytes()
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        save_checkpoint({"model": lambda: None}, f)  # unpicklable: fails mid-write
+    assert f.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_strip_optimizer(tmp_path):
+    model = DetectionModel("yolov5n.yaml", nc=1)
+    f = tmp_path / "best.pt"
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    save_checkpoint({"epoch": 1, "model": model, "ema": model, "optimizer": opt.state_dict(), "updates": 1}, f)
+    strip_optimizer(f)
+    ckpt = load_checkpoint(f)
+    assert ckpt["optimizer"] is None and ckpt["ema"] is None and ckpt["epoch"] == -1
+    assert next(ckpt["model"].parameters()).dtype == torch.float16

@@ -1,0 +1,145 @@
+"""ComputeLoss: anchor/cell assignment, exact zero cases, smoothing, focal loss and gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from models.yolo import Model
+from utils.loss import LEVEL_BALANCE, ComputeLoss, FocalLoss, smooth_BCE
+
+HYP = dict(box=0.05, cls=0.5, cls_pw=1.0, obj=1.0, obj_pw=1.0, anchor_t=4.0, fl_gamma=0.0)
+IMG = 128  # grids of 16, 8 and 4 cells
+
+
+@pytest.fixture(scope="module")
+def model() -> nn.Module:
+    torch.manual_seed(0)
+    m = Model("yolov5n.yaml", nc=3).train()
+    m.hyp = dict(HYP)
+    return m
+
+
+def _preds(model: nn.Module, bs: int = 2) -> list[torch.Tensor]:
+    torch.manual_seed(1)
+    return model(torch.rand(bs, 3, IMG, IMG))
+
+
+def _loss(model: nn.Module, preds, targets, **hyp):
+    model.hyp = {**HYP, **hyp}
+    return ComputeLoss(model)(preds, targets)
+
+
+def test_smooth_bce():
+    assert smooth_BCE(0.0) == (1.0, 0.0)
+    assert smooth_BCE(0.1) == pytest.approx((0.95, 0.05))
+
+
+def test_no_targets_gives_only_objectness_loss(model):
+    preds = _preds(model)
+    loss, items = _loss(model, preds, torch.zeros((0, 6)))
+    assert items[0] == 0 and items[2] == 0
+    bce = nn.BCEWithLogitsLoss()
+    expected = sum(bce(p[..., 4], torch.zeros_like(p[..., 4])) * w for p, w in zip(preds, LEVEL_BALANCE[3]))
+    assert items[1].item() == pytest.approx(expected.item() * HYP["obj"], rel=1e-5)
+    assert loss.item() == pytest.approx(items.sum().item() * 2, rel=1e-5)  # times the batch size
+
+
+def test_target_goes_to_its_cell_and_two_nearest_neighbours(model):
+    preds = _preds(model)
+    # on the 16x16 grid the centre is at (4.8, 11.2): own cell (4, 11), right neighbour (5, 11), upper one (4, 10)
+    targets = torch.tensor([[1, 2, 0.3, 0.7, 0.1, 0.1]])
+    cl = ComputeLoss(model)
+    tcls, tbox, indices, anchors = cl.build_targets(preds, targets)
+    b, a, gj, gi = indices[0]
+    cells = {(int(x), int(y)) for x, y in zip(gi, gj)}
+    assert cells == {(4, 11), (5, 11), (4, 10)}
+    assert (b == 1).all() and (tcls[0] == 2).all()
+    n_anchors = len(set(a.tolist()))
+    assert len(b) == 3 * n_anchors
+    assert ((tbox[0][:, :2] > -0.5) & (tbox[0][:, :2] < 1.5)).all()  # reachable by 2 * sigmoid - 0.5
+    assert torch.allclose(tbox[0][:, 2:], torch.tensor([1.6, 1.6]).expand(len(b), 2))  # 0.1 * 16 cells
+
+
+def test_anchor_ratio_threshold_filters_levels(model):
+    preds = _preds(model)
+    # a 0.9-wide box is 115 px: too big for every P3 anchor (at most 33 px) by more than 4x
+    targets = torch.tensor([[0, 0, 0.5, 0.5, 0.9, 0.9]])
+    _, _, indices, _ = ComputeLoss(model).build_targets(preds, targets)
+    assert len(indices[0][0]) == 0
+    assert len(indices[2][0]) > 0
+    model.hyp = {**HYP, "anchor_t": 100.0}
+    _, _, indices, _ = ComputeLoss(model).build_targets(preds, targets)
+    assert len(indices[0][0]) > 0
+    model.hyp = dict(HYP)
+
+
+def _perfect_preds(model: nn.Module, targets: torch.Tensor) -> list[torch.Tensor]:
+    """Raw outputs that decode exactly to the target box at every assigned (cell, anchor)."""
+    preds = [torch.zeros_like(p) for p in _preds(model)]
+    _, tbox, indices, anchors = ComputeLoss(model).build_targets(preds, targets)
+    for p, box, (b, a, gj, gi), anc in zip(preds, tbox, indices, anchors):
+        sxy = (box[:, :2] + 0.5) / 2
+        swh = torch.sqrt(box[:, 2:] / anc) / 2
+        raw = torch.logit(torch.cat((sxy, swh), 1))
+        p[b, a, gj, gi, :4] = raw
+    return preds
+
+
+def test_perfect_boxes_give_zero_box_loss(model):
+    targets = torch.tensor([[0, 1, 0.3, 0.7, 0.1, 0.12], [1, 0, 0.6, 0.4, 0.3, 0.2]])
+    preds = _perfect_preds(model, targets)
+    _, items = _loss(model, preds, targets)
+    assert items[0].item() == pytest.approx(0.0, abs=1e-5)
+    _, items_off = _loss(model, [p + 0.5 for p in preds], targets)
+    assert items_off[0] > 1e-3
+
+
+def test_single_class_has_no_class_loss():
+    m = Model("yolov5n.yaml", nc=1).train()
+    m.hyp = dict(HYP)
+    preds = m(torch.rand(1, 3, IMG, IMG))
+    _, items = ComputeLoss(m)(preds, torch.tensor([[0, 0, 0.5, 0.5, 0.2, 0.2]]))
+    assert items[2] == 0 and items[0] > 0
+
+
+def test_label_smoothing_changes_class_targets(model):
+    preds = _preds(model)
+    targets = torch.tensor([[0, 1, 0.5, 0.5, 0.2, 0.2]])
+    _, plain = _loss(model, preds, targets)
+    _, smooth = _loss(model, preds, targets, label_smoothing=0.2)
+    assert plain[:2].tolist() == smooth[:2].tolist()
+    assert plain[2] != smooth[2]
+
+
+def test_focal_loss_down_weights_easy_examples():
+    pred = torch.tensor([4.0, -4.0, 0.0])
+    true = torch.tensor([1.0, 0.0, 1.0])
+    bce = nn.BCEWithLogitsLoss(reduction="none")(pred, true)
+    focal = FocalLoss(nn.BCEWithLogitsLoss(reduction="none"), gamma=1.5, alpha=0.25)(pred, true)
+    p = torch.sigmoid(pred)
+    p_t = torch.where(true == 1, p, 1 - p)
+    alpha = torch.where(true == 1, torch.tensor(0.25), torch.tensor(0.75))
+    assert torch.allclose(focal, bce * alpha * (1 - p_t) ** 1.5)
+    assert focal[0] / bce[0] < focal[2] / bce[2]  # the confident correct one is scaled down most
+
+
+def test_fl_gamma_selects_focal_loss(model):
+    model.hyp = {**HYP, "fl_gamma": 1.5}
+    cl = ComputeLoss(model)
+    model.hyp = dict(HYP)
+    assert isinstance(cl.bce_cls, FocalLoss) and isinstance(cl.bce_obj, FocalLoss)
+
+
+def test_loss_gradients_are_finite_and_reach_the_model(model):
+    model.zero_grad()
+    targets = torch.tensor([[0, 1, 0.3, 0.7, 0.1, 0.1], [1, 2, 0.5, 0.5, 0.6, 0.4], [1, 0, 0.95, 0.05, 0.05, 0.05]])
+    loss, items = _loss(model, _preds(model), targets)
+    assert math.isfinite(loss.item()) and torch.isfinite(items).all() and (items > 0).all()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert model.model[-1].m[0].weight.grad.abs().sum() > 0

@@ -1,0 +1,337 @@
+"""Validate a trained detector on a dataset: the YOLOv5 metrics table, speed, plots, labels and COCO JSON.
+
+Usage:
+    python val.py --weights yolov5n.pt --data coco128.yaml --img 640
+    Weights may be .pt, .torchscript, .onnx or an OpenVINO folder (*_openvino_model).
+    --task speed    times inference at conf 0.25 / IoU 0.45
+    --task study    mAP and speed over image sizes 256..1536, saved as study_*.txt and study.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from utils.boxes import scale_boxes, xywh2xyxy, xyxy2xywh
+from utils.checks import check_img_size
+from utils.coco_eval import (find_annotations, labels_to_coco, predictions_to_json, pycocotools_map, image_id,
+                             write_json)
+from utils.errors import UserError, exit_on_user_error
+from utils.files import ROOT, check_yaml, increment_path
+from utils.logger import LOGGER, colorstr, print_args
+from utils.metrics import ConfusionMatrix, ap_per_class, iou_thresholds, match_predictions
+from utils.nms import non_max_suppression
+from utils.torch_utils import select_device, time_sync
+
+STUDY_SIZES = tuple(range(256, 1536 + 128, 128))  # --task study image sizes
+PLOT_BATCHES = 3  # val_batch{0,1,2}_{labels,pred}.jpg
+HEADER = ("%22s" + "%11s" * 6) % ("Class", "Images", "Instances", "P", "R", "mAP50", "mAP50-95")
+ROW = "%22s" + "%11i" * 2 + "%11.3g" * 4
+TQDM_BAR_FORMAT = "{l_bar}{bar:10}{r_bar}"
+
+
+def save_one_txt(predn: torch.Tensor, save_conf: bool, shape: tuple, file: Path) -> None:
+    """Append one image's detections to a YOLO label file: cls xc yc w h [conf], normalized to the original image."""
+    gn = torch.tensor(shape)[[1, 0, 1, 0]]
+    with open(file, "a") as f:
+        for *xyxy, conf, cls in predn.tolist():
+            xywh = (xyxy2xywh(torch.tensor(xyxy).view(1, 4)) / gn).view(-1).tolist()
+            line = (cls, *xywh, conf) if save_conf else (cls, *xywh)
+            f.write(("%g " * len(line)).rstrip() % line + "\n")
+
+
+def coco_class_map(names: dict[int, str]) -> list[int]:
+    """COCO category ids for the 80 COCO class names, else the class indices themselves."""
+    from utils.data_config import COCO80_NAMES, coco80_to_coco91_class
+
+    if list(names.values()) == list(COCO80_NAMES):
+        return coco80_to_coco91_class()
+    return list(range(max(names, default=0) + 1))
+
+
+def _callback(callbacks, hook: str, *args) -> None:
+    """Tell train.py's callbacks (an object with run(hook, *args)) what happened, when it passed some."""
+    if callbacks is not None:
+        callbacks.run(hook, *args)
+
+
+def _load_model(weights, device: torch.device, dnn: bool, data, half: bool, batch_size: int, imgsz: int):
+    """DetectMultiBackend for any weights format, with the image and batch size it can run at."""
+    from models.backends import DetectMultiBackend
+
+    model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
+    imgsz = check_img_size(imgsz, s=model.stride)
+    if not (model.pt or model.jit):
+        batch_size = model.input_shape[0] if model.input_shape else 1
+        LOGGER.info(f"Forcing --batch-size {batch_size} square inference ({batch_size},3,{imgsz},{imgsz}) "
+                    f"for non-PyTorch models")
+        model.check_input_size((imgsz, imgsz), batch_size)
+    return model, imgsz, batch_size
+
+
+def _check_classes(model, nc: int, weights) -> None:
+    """Refuse weights trained for another number of classes than the dataset has."""
+    ncm = model.model.nc
+    if ncm != nc:
+        raise UserError(f"{weights} ({ncm} classes) trained on different --data than what you passed ({nc} "
+                        f"classes). Pass correct combination of --weights and --data that are trained together.")
+
+
+def _labels_in_pixels(targets: torch.Tensor, si: int, img_shape: tuple, shape0: tuple, ratio_pad) -> torch.Tensor:
+    """Image si's labels as (m, 5) [cls, x1, y1, x2, y2] in original-image pixels."""
+    labels = targets[targets[:, 0] == si, 1:]
+    tbox = xywh2xyxy(labels[:, 1:5])
+    scale_boxes(img_shape, tbox, shape0, ratio_pad)
+    return torch.cat((labels[:, 0:1], tbox), 1)
+
+
+def _summarize(stats: list, nc: int, names: dict, plots: bool, save_dir: Path) -> dict:
+    """Metrics over the whole set from per-image (correct, conf, cls, target_cls) tuples."""
+    stats = [torch.cat(x, 0).cpu().numpy() for x in zip(*stats)]
+    out = {"mp": 0.0, "mr": 0.0, "map50": 0.0, "map": 0.0, "ap_class": np.zeros(0, int), "stats": stats}
+    if len(stats) and stats[0].any():
+        tp, fp, p, r, f1, ap, ap_class = ap_per_class(*stats, plot=plots, save_dir=save_dir, names=names)
+        ap50, ap = ap[:, 0], ap.mean(1)
+        out.update(mp=p.mean(), mr=r.mean(), map50=ap50.mean(), map=ap.mean(), p=p, r=r, ap50=ap50, ap=ap,
+                   ap_class=ap_class, tp=tp, fp=fp, f1=f1)
+    out["nt"] = np.bincount(stats[3].astype(int), minlength=nc) if len(stats) else np.zeros(nc, int)
+    return out
+
+
+def _print_table(m: dict, seen: int, names: dict, per_class: bool, task: str) -> None:
+    """The 'all' row, and one row per labelled class when asked."""
+    LOGGER.info(ROW % ("all", seen, m["nt"].sum(), m["mp"], m["mr"], m["map50"], m["map"]))
+    if m["nt"].sum() == 0:
+        LOGGER.warning(f"WARNING ⚠️ no labels found in {task} set, can not compute metrics without labels")
+    if per_class and "ap" in m:
+        for i, c in enumerate(m["ap_class"]):
+            LOGGER.info(ROW % (names[c], seen, m["nt"][c], m["p"][i], m["r"][i], m["ap50"][i], m["ap"][i]))
+
+
+def _coco_evaluate(jdict: list, dataset, data: dict, task: str, weights, names: dict, class_map: list,
+                   save_dir: Path) -> tuple[float, float] | None:
+    """Save predictions.json and score it with pycocotools against the dataset's or the labels' COCO ground truth."""
+    w = Path(weights[0] if isinstance(weights, list) else weights).stem if weights is not None else ""
+    pred_json = save_dir / f"{w}_predictions.json"
+    LOGGER.info(f"\nEvaluating pycocotools mAP... saving {pred_json}...")
+    write_json(jdict, pred_json)
+    split = Path(str(data.get(task) or "")).stem
+    anno_json = find_annotations(data.get("path"), (f"annotations/instances_{split}.json",))
+    if anno_json is None:
+        anno_json = write_json(labels_to_coco(dataset.im_files, dataset.labels, dataset.shapes, names, class_map),
+                               save_dir / "annotations_from_labels.json")
+        LOGGER.info(f"no annotations/instances_{split}.json under {data.get('path')}, "
+                    f"ground truth built from the YOLO labels: {anno_json}")
+    try:
+        return pycocotools_map(anno_json, pred_json, [image_id(f) for f in dataset.im_files])
+    except Exception as e:  # pycocotools asserts on mismatched files; the YOLOv5 metrics above still stand
+        LOGGER.info(f"pycocotools unable to run: {e}")
+        return None
+
+
+@torch.no_grad()
+def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: float = 0.001,
+        iou_thres: float = 0.6, max_det: int = 300, task: str = "val", device: str = "", workers: int = 8,
+        single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
+        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT / "runs/val",
+        name: str = "exp", exist_ok: bool = False, half: bool = True, dnn: bool = False, model=None,
+        dataloader=None, save_dir: Path = Path(""), plots: bool = True, callbacks=None, compute_loss=None):
+    """Validate weights (or train.py's model in memory); returns ((P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
+    training = model is not None
+    if training:
+        device = next(model.parameters()).device
+        half &= device.type != "cpu"
+        model.half() if half else model.float()
+    else:
+        device = select_device(device, batch_size=batch_size)
+        save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
+        (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+        model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
+        pt, half, device = model.pt, model.fp16, model.device
+        from utils.data_config import check_dataset
+
+        data = check_dataset(data)
+    model.eval()
+    cuda = device.type != "cpu"
+    nc = 1 if single_cls else int(data["nc"])
+    iouv = iou_thresholds(device)
+    if not training:
+        if pt and not single_cls:
+            _check_classes(model, nc, weights)
+        model.warmup(imgsz=(1 if pt else batch_size, 3, imgsz, imgsz))
+        pad, rect = (0.0, False) if task == "speed" else (0.5, pt)
+        task = task if task in ("train", "val", "test") else "val"
+        if not data.get(task):
+            raise UserError(f"--task {task}: the data YAML has no '{task}:' images")
+        from utils.dataloaders import create_dataloader
+
+        dataloader = create_dataloader(data[task], imgsz, batch_size, model.stride, single_cls, pad=pad, rect=rect,
+                                       workers=workers, prefix=colorstr(f"{task}: "), nc=int(data["nc"]))[0]
+
+    seen = 0
+    confusion_matrix = ConfusionMatrix(nc=nc)
+    names = model.names if hasattr(model, "names") else model.module.names
+    names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else names
+    class_map = coco_class_map(names) if save_json else []
+    dt = [0.0, 0.0, 0.0]  # seconds in pre-process, inference, NMS
+    loss = torch.zeros(3, device=device)
+    jdict, stats = [], []
+    _callback(callbacks, "on_val_start")
+    for batch_i, (im, targets, paths, shapes) in enumerate(tqdm(dataloader, desc=HEADER, bar_format=TQDM_BAR_FORMAT)):
+        _callback(callbacks, "on_val_batch_start")
+        t0 = time_sync()
+        if cuda:
+            im = im.to(device, non_blocking=True)
+            targets = targets.to(device)
+        im = im.half() if half else im.float()
+        im /= 255
+        nb, _, height, width = im.shape
+        t1 = time_sync()
+        preds, train_out = model(im) if compute_loss else (model(im, augment=augment), None)
+        t2 = time_sync()
+        if compute_loss:
+            loss += compute_loss(train_out, targets)[1]
+        targets[:, 2:] *= torch.tensor((width, height, width, height), device=targets.device)
+        lb = [targets[targets[:, 0] == i, 1:] for i in range(nb)] if save_hybrid else []
+        preds = non_max_suppression(preds, conf_thres, iou_thres, labels=lb, multi_label=True, agnostic=single_cls,
+                                    max_det=max_det)
+        t3 = time_sync()
+        dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2]
+
+        for si, pred in enumerate(preds):
+            seen += 1
+            path, shape0, ratio_pad = Path(paths[si]), shapes[si][0], shapes[si][1]
+            labelsn = _labels_in_pixels(targets, si, im[si].shape[1:], shape0, ratio_pad)
+            correct = torch.zeros(pred.shape[0], iouv.numel(), dtype=torch.bool, device=device)
+            if pred.shape[0] == 0:
+                if labelsn.shape[0]:
+                    stats.append((correct, *torch.zeros((2, 0), device=device), labelsn[:, 0]))
+                    if plots:
+                        confusion_matrix.process_batch(detections=None, labels=labelsn)
+                continue
+            if single_cls:
+                pred[:, 5] = 0
+            predn = pred.clone()
+            scale_boxes(im[si].shape[1:], predn[:, :4], shape0, ratio_pad)
+            if labelsn.shape[0]:
+                correct = match_predictions(predn, labelsn, iouv)
+            if plots:
+                confusion_matrix.process_batch(predn, labelsn)
+            stats.append((correct, pred[:, 4], pred[:, 5], labelsn[:, 0]))
+            if save_txt:
+                save_one_txt(predn, save_conf, shape0, save_dir / "labels" / f"{path.stem}.txt")
+            if save_json:
+                jdict += predictions_to_json(predn, path, class_map)
+            _callback(callbacks, "on_val_image_end", pred, predn, path, names, im[si])
+
+        if plots and batch_i < PLOT_BATCHES:
+            from utils.plots import output_to_target, plot_images
+
+            plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names)
+            plot_images(im, output_to_target(preds, max_det=max_det), paths, save_dir / f"val_batch{batch_i}_pred.jpg",
+                        names)
+        _callback(callbacks, "on_val_batch_end", batch_i, im, targets, paths, shapes, preds)
+
+    m = _summarize(stats, nc, names, plots, save_dir)
+    _print_table(m, seen, names, (verbose or (nc < 50 and not training)) and nc > 1, task)
+    t = tuple(x / max(seen, 1) * 1e3 for x in dt)
+    if not training:
+        shape = (batch_size, 3, imgsz, imgsz)
+        LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {shape}" % t)
+    if plots:
+        confusion_matrix.plot(save_dir=save_dir, names=names)
+        _callback(callbacks, "on_val_end", m["nt"], m.get("tp"), m.get("fp"), m.get("p"), m.get("r"), m.get("f1"),
+                  m.get("ap"), m.get("ap50"), m["ap_class"], confusion_matrix)
+    mp, mr, map50, map_ = m["mp"], m["mr"], m["map50"], m["map"]
+    if save_json and jdict:
+        coco = _coco_evaluate(jdict, dataloader.dataset, data, task, weights, names, class_map, save_dir)
+        if coco is not None:
+            map_, map50 = coco
+    model.float()
+    if not training:
+        s = f"\n{len(list(save_dir.glob('labels/*.txt')))} labels saved to {save_dir / 'labels'}" if save_txt else ""
+        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    maps = np.zeros(nc) + map_
+    for i, c in enumerate(m["ap_class"]):
+        maps[c] = m["ap"][i]
+    return (mp, mr, map50, map_, *(loss.cpu() / max(len(dataloader), 1)).tolist()), maps, t
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """val.py's command line, with YOLOv5 v7.0's flags and defaults."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=ROOT / "yolov5s.pt", help="model path(s)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size")
+    parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="inference size (pixels)")
+    parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
+    parser.add_argument("--iou-thres", type=float, default=0.6, help="NMS IoU threshold")
+    parser.add_argument("--max-det", type=int, default=300, help="maximum detections per image")
+    parser.add_argument("--task", default="val", help="train, val, test, speed or study")
+    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
+    parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
+    parser.add_argument("--single-cls", action="store_true", help="treat as single-class dataset")
+    parser.add_argument("--augment", action="store_true", help="augmented inference")
+    parser.add_argument("--verbose", action="store_true", help="report mAP by class")
+    parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
+    parser.add_argument("--save-hybrid", action="store_true", help="save label+prediction hybrid results to *.txt")
+    parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
+    parser.add_argument("--save-json", action="store_true", help="save a COCO-JSON results file")
+    parser.add_argument("--project", default=ROOT / "runs/val", help="save to project/name")
+    parser.add_argument("--name", default="exp", help="save to project/name")
+    parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
+    parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
+    parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
+    opt = parser.parse_args(argv)
+    print_args(vars(opt), colorstr("val: "))
+    return opt
+
+
+def study(opt: argparse.Namespace, weights: list) -> None:
+    """mAP and speed of each weights file over STUDY_SIZES: one study_<data>_<weights>.txt each, and study.png."""
+    from utils.plots import plot_val_study
+
+    folder = Path(opt.project)
+    folder.mkdir(parents=True, exist_ok=True)
+    for w in weights:
+        f = folder / f"study_{Path(opt.data).stem}_{Path(w).stem}.txt"
+        rows = []
+        for size in STUDY_SIZES:
+            LOGGER.info(f"\nRunning {f} --imgsz {size}...")
+            r, _, t = run(**{**vars(opt), "weights": w, "imgsz": size, "task": "val"}, plots=False)
+            rows.append(r + t)
+        np.savetxt(f, rows, fmt="%10.4g")
+        LOGGER.info(f"Study results saved to {f}")
+        plot_val_study(f)
+
+
+@exit_on_user_error
+def main(opt: argparse.Namespace) -> None:
+    if opt.task not in ("train", "val", "test", "speed", "study"):
+        raise UserError(f"--task {opt.task} is not known, use train, val, test, speed or study")
+    opt.data = check_yaml(opt.data)
+    opt.save_json |= opt.data.endswith("coco.yaml")
+    opt.save_txt |= opt.save_hybrid
+    if opt.task in ("train", "val", "test"):
+        if opt.conf_thres > 0.001:
+            LOGGER.info(f"WARNING ⚠️ confidence threshold {opt.conf_thres} > 0.001 produces invalid results")
+        if opt.save_hybrid:
+            LOGGER.info("WARNING ⚠️ --save-hybrid will return high mAP from hybrid labels, not from predictions alone")
+        run(**vars(opt))
+        return
+    weights = opt.weights if isinstance(opt.weights, list) else [opt.weights]
+    opt.half = torch.cuda.is_available() and opt.device != "cpu"
+    if opt.task == "speed":
+        opt.conf_thres, opt.iou_thres, opt.save_json = 0.25, 0.45, False
+        for w in weights:
+            run(**{**vars(opt), "weights": w}, plots=False)
+    else:
+        study(opt, weights)
+
+
+if __name__ == "__main__":
+    main(parse_opt())
