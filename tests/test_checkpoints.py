@@ -99,3 +99,38 @@ def test_strip_optimizer(tmp_path):
     ckpt = load_checkpoint(f)
     assert ckpt["optimizer"] is None and ckpt["ema"] is None and ckpt["epoch"] == -1
     assert next(ckpt["model"].parameters()).dtype == torch.float16
+
+
+def _pickled_globals(path) -> set[str]:
+    """The 'module.name' globals a torch zip checkpoint's pickle refers to."""
+    import pickletools
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+    ops = list(pickletools.genops(data))
+    names = set()
+    for i, (op, arg, _) in enumerate(ops):
+        if op.name == "GLOBAL":
+            names.add(arg.replace(" ", "."))
+        elif op.name == "STACK_GLOBAL":
+            strings = [a for o, a, _ in ops[max(0, i - 6):i] if o.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE")]
+            names.add(".".join(strings[-2:]))
+    return {re.sub(r"^__builtin__\.", "builtins.", n) for n in names}
+
+
+def test_our_checkpoints_only_name_classes_yolov5_has(tmp_path, yolov5n_pt):
+    """A yolov5n saved here pickles the same classes as an official file (DetectionModel is also YOLOv5 v7's name),
+    and each module carries every attribute the official one has, so YOLOv5 can load it."""
+    official = load_checkpoint(yolov5n_pt)["model"]
+    ours = DetectionModel("yolov5n.yaml").half()
+    ours.names = official.names
+    f = tmp_path / "ours.pt"
+    save_checkpoint({"epoch": -1, "model": ours}, f)
+    allowed = _pickled_globals(yolov5n_pt) | {"models.yolo.DetectionModel"}
+    assert _pickled_globals(f) - allowed == set()
+    for (name, a), (_, b) in zip(official.named_modules(), ours.named_modules()):
+        assert type(a) is type(b), name
+        set_by_train = {"hyp", "nc", "class_weights"} if name == "" else set()  # train.py attaches these
+        assert set(vars(a)) - set(vars(b)) <= {"_is_full_backward_hook"} | set_by_train, name
