@@ -30,6 +30,7 @@ from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, increment_path
 from utils.logger import LOGGER, colorstr, print_args
 from utils.nms import non_max_suppression
+from utils.plots import save_one_box
 from utils.sources import LoadImages, LoadStreams, classify_source
 from utils.torch_utils import select_device, time_sync
 
@@ -76,13 +77,6 @@ def source_fps(vid_cap: cv2.VideoCapture | None, dataset, i: int) -> float:
         fps = vid_cap.get(cv2.CAP_PROP_FPS)
         return fps if fps > 0 else 30.0
     return dataset.fps[i] if hasattr(dataset, "fps") else 30.0
-
-
-def save_one_box_crop(xyxy, im: np.ndarray, file: Path) -> None:
-    """Write the box's crop with YOLOv5's 2% margin through utils.plots.save_one_box."""
-    from utils.plots import save_one_box
-
-    save_one_box(xyxy, im, file=file, BGR=True)
 
 
 def write_txt_line(txt_path: str, xyxy, conf: float, cls: float, gn: torch.Tensor, save_conf: bool) -> None:
@@ -185,7 +179,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
                         label = None if hide_labels else (names[c] if hide_conf else f"{names[c]} {conf:.2f}")
                         annotator.box_label(xyxy, label or "", color=colors(c, True))
                     if save_crop:
-                        save_one_box_crop(xyxy, imc, save_dir / "crops" / names[c] / f"{p.stem}.jpg")
+                        save_one_box(xyxy, imc, file=save_dir / "crops" / names[c] / f"{p.stem}.jpg", BGR=True)
             im0 = annotator.result()
             if view_img:
                 cv2.imshow(str(p), im0)
@@ -228,7 +222,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """detect.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", nargs="+", type=str, default=ROOT / "yolov5s.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=ROOT / "data/images", help="file/dir/URL/glob/screen/0(webcam)")
+    parser.add_argument("--source", type=str, default=ROOT / "data/images", help="file/dir/URL/glob/0(webcam)/.streams")
     parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="(optional) dataset.yaml path")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
     parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")

@@ -16,22 +16,26 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from models.backends import DetectMultiBackend
 from utils.boxes import scale_boxes, xywh2xyxy, xyxy2xywh
 from utils.checks import check_img_size
-from utils.coco_eval import (find_annotations, labels_to_coco, predictions_to_json, pycocotools_map, image_id,
-                             write_json)
+from utils.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
+                             pycocotools_map, write_json)
+from utils.data_config import check_dataset
+from utils.dataloaders import create_dataloader
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, check_yaml, increment_path
 from utils.logger import LOGGER, colorstr, print_args
 from utils.metrics import ConfusionMatrix, ap_per_class, iou_thresholds, match_predictions
 from utils.nms import non_max_suppression
+from utils.plots import output_to_target, plot_images, plot_val_study
+from utils.run_logger import TQDM_BAR_FORMAT
 from utils.torch_utils import select_device, time_sync
 
 STUDY_SIZES = tuple(range(256, 1536 + 128, 128))  # --task study image sizes
 PLOT_BATCHES = 3  # val_batch{0,1,2}_{labels,pred}.jpg
 HEADER = ("%22s" + "%11s" * 6) % ("Class", "Images", "Instances", "P", "R", "mAP50", "mAP50-95")
 ROW = "%22s" + "%11i" * 2 + "%11.3g" * 4
-TQDM_BAR_FORMAT = "{l_bar}{bar:10}{r_bar}"
 
 
 def save_one_txt(predn: torch.Tensor, save_conf: bool, shape: tuple, file: Path) -> None:
@@ -44,15 +48,6 @@ def save_one_txt(predn: torch.Tensor, save_conf: bool, shape: tuple, file: Path)
             f.write(("%g " * len(line)).rstrip() % line + "\n")
 
 
-def coco_class_map(names: dict[int, str]) -> list[int]:
-    """COCO category ids for the 80 COCO class names, else the class indices themselves."""
-    from utils.data_config import COCO80_NAMES, coco80_to_coco91_class
-
-    if list(names.values()) == list(COCO80_NAMES):
-        return coco80_to_coco91_class()
-    return list(range(max(names, default=0) + 1))
-
-
 def _callback(callbacks, hook: str, *args) -> None:
     """Tell train.py's callbacks (an object with run(hook, *args)) what happened, when it passed some."""
     if callbacks is not None:
@@ -61,8 +56,6 @@ def _callback(callbacks, hook: str, *args) -> None:
 
 def _load_model(weights, device: torch.device, dnn: bool, data, half: bool, batch_size: int, imgsz: int):
     """DetectMultiBackend for any weights format, with the image and batch size it can run at."""
-    from models.backends import DetectMultiBackend
-
     model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
     imgsz = check_img_size(imgsz, s=model.stride)
     if not (model.pt or model.jit):
@@ -89,10 +82,18 @@ def _labels_in_pixels(targets: torch.Tensor, si: int, img_shape: tuple, shape0: 
     return torch.cat((labels[:, 0:1], tbox), 1)
 
 
+def _score_image(pred: torch.Tensor, labelsn: torch.Tensor, img_shape: tuple, shape0: tuple, ratio_pad,
+                 iouv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Detections moved to original-image pixels, and which are true positives at each IoU threshold."""
+    predn = pred.clone()
+    scale_boxes(img_shape, predn[:, :4], shape0, ratio_pad)
+    return predn, match_predictions(predn, labelsn, iouv)
+
+
 def _summarize(stats: list, nc: int, names: dict, plots: bool, save_dir: Path) -> dict:
     """Metrics over the whole set from per-image (correct, conf, cls, target_cls) tuples."""
     stats = [torch.cat(x, 0).cpu().numpy() for x in zip(*stats)]
-    out = {"mp": 0.0, "mr": 0.0, "map50": 0.0, "map": 0.0, "ap_class": np.zeros(0, int), "stats": stats}
+    out = {"mp": 0.0, "mr": 0.0, "map50": 0.0, "map": 0.0, "ap_class": np.zeros(0, int)}
     if len(stats) and stats[0].any():
         tp, fp, p, r, f1, ap, ap_class = ap_per_class(*stats, plot=plots, save_dir=save_dir, names=names)
         ap50, ap = ap[:, 0], ap.mean(1)
@@ -152,8 +153,6 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
         model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
         pt, half, device = model.pt, model.fp16, model.device
-        from utils.data_config import check_dataset
-
         data = check_dataset(data)
     model.eval()
     cuda = device.type != "cpu"
@@ -167,8 +166,6 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         task = task if task in ("train", "val", "test") else "val"
         if not data.get(task):
             raise UserError(f"--task {task}: the data YAML has no '{task}:' images")
-        from utils.dataloaders import create_dataloader
-
         dataloader = create_dataloader(data[task], imgsz, batch_size, model.stride, single_cls, pad=pad, rect=rect,
                                        workers=workers, prefix=colorstr(f"{task}: "), nc=int(data["nc"]))[0]
 
@@ -206,19 +203,16 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
             seen += 1
             path, shape0, ratio_pad = Path(paths[si]), shapes[si][0], shapes[si][1]
             labelsn = _labels_in_pixels(targets, si, im[si].shape[1:], shape0, ratio_pad)
-            correct = torch.zeros(pred.shape[0], iouv.numel(), dtype=torch.bool, device=device)
             if pred.shape[0] == 0:
                 if labelsn.shape[0]:
-                    stats.append((correct, *torch.zeros((2, 0), device=device), labelsn[:, 0]))
+                    no_match = torch.zeros((0, iouv.numel()), dtype=torch.bool, device=device)
+                    stats.append((no_match, *torch.zeros((2, 0), device=device), labelsn[:, 0]))
                     if plots:
                         confusion_matrix.process_batch(detections=None, labels=labelsn)
                 continue
             if single_cls:
                 pred[:, 5] = 0
-            predn = pred.clone()
-            scale_boxes(im[si].shape[1:], predn[:, :4], shape0, ratio_pad)
-            if labelsn.shape[0]:
-                correct = match_predictions(predn, labelsn, iouv)
+            predn, correct = _score_image(pred, labelsn, im[si].shape[1:], shape0, ratio_pad, iouv)
             if plots:
                 confusion_matrix.process_batch(predn, labelsn)
             stats.append((correct, pred[:, 4], pred[:, 5], labelsn[:, 0]))
@@ -229,8 +223,6 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
             _callback(callbacks, "on_val_image_end", pred, predn, path, names, im[si])
 
         if plots and batch_i < PLOT_BATCHES:
-            from utils.plots import output_to_target, plot_images
-
             plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names)
             plot_images(im, output_to_target(preds, max_det=max_det), paths, save_dir / f"val_batch{batch_i}_pred.jpg",
                         names)
@@ -287,14 +279,12 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
     parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
     opt = parser.parse_args(argv)
-    print_args(vars(opt), colorstr("val: "))
+    print_args(vars(opt), "val: ")
     return opt
 
 
 def study(opt: argparse.Namespace, weights: list) -> None:
     """mAP and speed of each weights file over STUDY_SIZES: one study_<data>_<weights>.txt each, and study.png."""
-    from utils.plots import plot_val_study
-
     folder = Path(opt.project)
     folder.mkdir(parents=True, exist_ok=True)
     for w in weights:
@@ -306,7 +296,7 @@ def study(opt: argparse.Namespace, weights: list) -> None:
             rows.append(r + t)
         np.savetxt(f, rows, fmt="%10.4g")
         LOGGER.info(f"Study results saved to {f}")
-        plot_val_study(f)
+        plot_val_study(f, x=STUDY_SIZES)
 
 
 @exit_on_user_error
@@ -320,7 +310,8 @@ def main(opt: argparse.Namespace) -> None:
         if opt.conf_thres > 0.001:
             LOGGER.info(f"WARNING ⚠️ confidence threshold {opt.conf_thres} > 0.001 produces invalid results")
         if opt.save_hybrid:
-            LOGGER.info("WARNING ⚠️ --save-hybrid will return high mAP from hybrid labels, not from predictions alone")
+            LOGGER.info("WARNING ⚠️ --save-hybrid will return high mAP from hybrid labels, "
+                        "not from predictions alone")
         run(**vars(opt))
         return
     weights = opt.weights if isinstance(opt.weights, list) else [opt.weights]

@@ -103,6 +103,23 @@ class DetectMultiBackend(nn.Module):
         return json.loads(extra["config.txt"]) if extra["config.txt"] else {}
 
     def _load_onnx(self, w: str) -> dict:
+        return self._load_onnx_dnn(w) if self.dnn else self._load_onnx_runtime(w)
+
+    def _load_onnx_dnn(self, w: str) -> dict:
+        """OpenCV DNN reads fixed-shape ONNX exports (export without --dynamic)."""
+        LOGGER.info(f"Loading {w} for ONNX OpenCV DNN inference...")
+        import cv2
+        import onnx
+
+        graph = onnx.load(w, load_external_data=False)
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in graph.graph.input[0].type.tensor_type.shape.dim]
+        if None in dims:
+            raise UserError(f"OpenCV DNN (--dnn) needs a fixed input shape, {w} has {dims}; export without --dynamic")
+        self.input_shape = tuple(dims)
+        self.net = cv2.dnn.readNetFromONNX(w)
+        return {p.key: p.value for p in graph.metadata_props}
+
+    def _load_onnx_runtime(self, w: str) -> dict:
         LOGGER.info(f"Loading {w} for ONNX Runtime inference...")
         import onnxruntime
 
@@ -122,17 +139,18 @@ class DetectMultiBackend(nn.Module):
 
     def _load_openvino(self, w: str) -> dict:
         LOGGER.info(f"Loading {w} for OpenVINO inference...")
+        xml, meta_file = openvino_paths(w)
         try:
             import openvino as ov
         except ImportError:
             raise UserError("OpenVINO models need the openvino package: pip install openvino") from None
-        xml, meta_file = openvino_paths(w)
         core = ov.Core()
         model = core.read_model(model=str(xml), weights=str(xml.with_suffix(".bin")))
         shape = model.input(0).get_partial_shape()
         self.input_shape = tuple(d.get_length() for d in shape) if shape.is_static else None
         self.fp16 = model.input(0).get_element_type() == ov.Type.f16
-        self.executable = core.compile_model(model, device_name="CPU")
+        config = {} if self.fp16 else {"INFERENCE_PRECISION_HINT": "f32"}  # no silent bf16 on CPUs that have it
+        self.executable = core.compile_model(model, device_name="CPU", config=config)
         return yaml_load(meta_file) if meta_file.exists() else {}
 
     def forward(self, im: torch.Tensor, augment: bool = False, visualize: bool | Path = False):
@@ -143,6 +161,9 @@ class DetectMultiBackend(nn.Module):
             y = self.model(im, augment=augment, visualize=visualize) if augment or visualize else self.model(im)
         elif self.jit:
             y = self.model(im)
+        elif self.onnx and self.dnn:
+            self.net.setInput(im.cpu().numpy())
+            y = self.net.forward()
         elif self.onnx:
             y = self.session.run(self.output_names, {self.input_name: im.cpu().numpy()})
         else:
@@ -160,10 +181,12 @@ class DetectMultiBackend(nn.Module):
         if self.input_shape is None:
             return
         b, _, h, w = self.input_shape
-        if (h, w) != tuple(imgsz) or b != batch_size:
-            raise UserError(f"this model was exported for input (batch {b}, {h}x{w}) but is asked for "
-                            f"(batch {batch_size}, {imgsz[0]}x{imgsz[1]}); use --imgsz {h} {w}, --batch-size {b} "
-                            f"or export with --dynamic")
+        if (h, w) != tuple(imgsz):
+            raise UserError(f"this model was exported for {h}x{w} input but is asked for {imgsz[0]}x{imgsz[1]}; "
+                            f"use --imgsz {h} {w} or export with --dynamic")
+        if b != batch_size:
+            raise UserError(f"this model was exported for batch size {b} but is asked for {batch_size}; "
+                            f"use --batch-size {b} or export with --dynamic")
 
     def warmup(self, imgsz: tuple = (1, 3, 640, 640)) -> None:
         """Run one dummy batch on a GPU so the first real image is not timed with CUDA start-up."""

@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import CondConv2d, DropPath, SqueezeExcite
-from timm.layers.padding import pad_same
 
+from models.dynamic_kernels import dynamic_conv2d
 from utils.torch_utils import bn_scale_shift, fuse_conv_and_bn
 
 
@@ -182,81 +182,6 @@ class C3Ghost(C3):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # DynamicConv Ghost family
-
-
-def _mixed_conv_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                          cc: CondConv2d) -> torch.Tensor:
-    """timm's form: one grouped convolution over the batch folded into channels."""
-    b, c, h, w = x.shape
-    out = F.conv2d(x.reshape(1, b * c, h, w), weight.reshape((b * cc.out_channels, c // cc.groups) + cc.kernel_size),
-                   None if bias is None else bias.reshape(-1), cc.stride, cc.padding, cc.dilation, cc.groups * b)
-    return out.view(b, cc.out_channels, out.shape[-2], out.shape[-1])
-
-
-def _mixed_conv_shifted(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                        cc: CondConv2d) -> torch.Tensor:
-    """Per-image convolution as a sum over kernel taps of shifted slices: no op depends on the batch size.
-
-    Used when tracing for export, where a grouped convolution would bake the traced batch size into `groups`.
-    """
-    c, g = cc.in_channels, cc.groups
-    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = cc.kernel_size, cc.stride, cc.dilation, cc.padding
-    cin, cout = c // g, cc.out_channels // g
-    w = weight.reshape(-1, g, cout, cin, kh, kw)
-    x = F.pad(x, [pw, pw, ph, ph]) if ph or pw else x
-    out = None
-    for i in range(kh):
-        for j in range(kw):
-            end_h, end_w = dh * (kh - 1 - i), dw * (kw - 1 - j)
-            xs = x[:, :, i * dh:(-end_h or None):sh, j * dw:(-end_w or None):sw]
-            if cin == 1 and cout == 1:  # depth-wise: an element-wise multiply per tap
-                y = xs * w[:, :, 0, 0, i, j].reshape(-1, c, 1, 1)
-            else:
-                y = torch.matmul(w[..., i, j], xs.reshape(xs.shape[0], g, cin, -1))
-                y = y.reshape(xs.shape[0], g * cout, xs.shape[2], xs.shape[3])
-            out = y if out is None else out + y
-    return out if bias is None else out + bias.reshape(-1, cc.out_channels, 1, 1)
-
-
-def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
-                   shift: torch.Tensor | None = None) -> torch.Tensor:
-    """The same result as `cc(x, routing)` (+ shift), computed on the fastest path for the layer's shape.
-
-    1x1 kernels: a batched matmul; batch 1: a plain convolution; otherwise timm's grouped form, which for depth-wise
-    kernels is a depth-wise convolution over batch x channels. Under tracing every path is batch-size agnostic.
-    """
-    b = x.shape[0]
-    weight = torch.matmul(routing, cc.weight)  # (B, out * in/g * kh * kw): each image's mixture of experts
-    bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
-    if shift is not None:
-        bias = shift.expand(b, -1) if bias is None else bias + shift
-    if cc.dynamic_padding:
-        x = pad_same(x, cc.kernel_size, cc.stride, cc.dilation)
-        cc = _StaticView(cc)
-    tracing = torch.jit.is_tracing() or torch.jit.is_scripting()
-    if cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0):
-        if cc.stride != (1, 1):
-            x = x[:, :, ::cc.stride[0], ::cc.stride[1]]
-        h, w = x.shape[2:]
-        w_b = weight.reshape(-1, cc.out_channels, cc.in_channels)
-        x_b = x.reshape(x.shape[0], cc.in_channels, -1)
-        y = torch.matmul(w_b, x_b) if bias is None else torch.baddbmm(bias.unsqueeze(-1), w_b, x_b)
-        return y.reshape(x.shape[0], cc.out_channels, h, w)
-    if tracing:
-        return _mixed_conv_shifted(x, weight, bias, cc)
-    if b == 1:
-        return F.conv2d(x, weight.reshape((cc.out_channels, cc.in_channels // cc.groups) + cc.kernel_size),
-                        None if bias is None else bias.reshape(-1), cc.stride, cc.padding, cc.dilation, cc.groups)
-    return _mixed_conv_reference(x, weight, bias, cc)
-
-
-class _StaticView:
-    """A CondConv2d seen with zero padding, after 'same' padding was applied to the input explicitly."""
-
-    def __init__(self, cc: CondConv2d):
-        self.__dict__.update({k: getattr(cc, k) for k in ("in_channels", "out_channels", "kernel_size", "stride",
-                                                          "dilation", "groups", "weight", "bias")})
-        self.padding, self.dynamic_padding = (0, 0), False
 
 
 class DynamicConv(nn.Module):

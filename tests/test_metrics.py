@@ -72,6 +72,16 @@ def test_compute_ap_perfect_single_point():
     assert compute_ap(np.array([1.0]), np.array([1.0]))[0] == pytest.approx(1.0, abs=1e-12)
 
 
+def test_false_positives_after_full_recall_do_not_lower_ap():
+    # 2 labels; ranks TP, TP, FP, FP: the envelope is 1 up to and including recall 1, so AP = 1.0
+    # (YOLOv5 samples recall 1 after the trailing false positives and reports 0.995).
+    tp, conf = ranked([True, True, False, False])
+    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(4), np.zeros(2))[5], 1.0, rtol=1e-12)
+    # 1 label; ranks FP, FP, TP, FP: precision 1/3 at full recall -> AP = 1/3.
+    tp, conf = ranked([False, False, True, False])
+    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(4), np.zeros(1))[5], 1 / 3, rtol=1e-12)
+
+
 def boxes(*rows: tuple) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32)
 
@@ -135,3 +145,37 @@ def test_ap_per_class_writes_four_curves(tmp_path):
     ap_per_class(tp, conf, np.zeros(3), np.zeros(2), plot=True, save_dir=tmp_path, names={0: "person", 1: "bike"})
     for name in ("PR_curve.png", "F1_curve.png", "P_curve.png", "R_curve.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def brute_force_match(dets: torch.Tensor, labels: torch.Tensor, thresholds: list[float]) -> np.ndarray:
+    """The matching rule spelled out with loops: best same-class label per detection, first claimant per label."""
+    from utils.boxes import box_iou
+
+    iou = box_iou(labels[:, 1:], dets[:, :4]).numpy()
+    same = labels[:, 0:1].numpy() == dets[:, 5].numpy()
+    out = np.zeros((len(dets), len(thresholds)), dtype=bool)
+    for k, t in enumerate(thresholds):
+        taken = set()
+        for d in range(len(dets)):  # detections are in rank order
+            scores = [iou[li, d] if same[li, d] else -1.0 for li in range(len(labels))]
+            best = int(np.argmax(scores))
+            if scores[best] >= t and best not in taken:
+                taken.add(best)
+                out[d, k] = True
+    return out
+
+
+def test_match_agrees_with_brute_force_on_random_scenes():
+    g = torch.Generator().manual_seed(1)
+    iouv = iou_thresholds()
+    for _ in range(20):
+        xy = torch.rand((12, 2), generator=g) * 80
+        wh = 10 + torch.rand((12, 2), generator=g) * 30
+        labels = torch.cat((torch.randint(0, 3, (12, 1), generator=g).float(), xy, xy + wh), 1)
+        jitter = (torch.rand((40, 4), generator=g) - 0.5) * 8
+        dets = labels[torch.randint(0, 12, (40,), generator=g), 1:] + jitter
+        conf = torch.rand(40, generator=g).sort(descending=True).values
+        cls = torch.randint(0, 3, (40,), generator=g).float()
+        dets = torch.cat((dets, conf[:, None], cls[:, None]), 1)
+        expected = brute_force_match(dets, labels, iouv.tolist())
+        np.testing.assert_array_equal(match_predictions(dets, labels, iouv).numpy(), expected)

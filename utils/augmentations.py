@@ -192,7 +192,8 @@ def bbox_ioa(box: np.ndarray, boxes: np.ndarray, eps: float = 1e-7) -> np.ndarra
     return iw * ih / ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + eps)
 
 
-def copy_paste(im: np.ndarray, labels: np.ndarray, segments: list, p: float = 0.5) -> tuple[np.ndarray, np.ndarray, list]:
+def copy_paste(im: np.ndarray, labels: np.ndarray, segments: list,
+               p: float = 0.5) -> tuple[np.ndarray, np.ndarray, list]:
     """Paste a mirrored copy of a fraction p of the polygon-labelled objects where it overlaps little (< 30%)."""
     n = len(segments)
     if not p or not n:

@@ -9,13 +9,26 @@ import numpy as np
 import torch
 
 from utils.boxes import xyxy2xywh
+from utils.files import ROOT, yaml_load
 from utils.logger import LOGGER
+
+COCO_YAML = ROOT / "data" / "coco.yaml"  # the 80 COCO class names, in order
 
 
 def image_id(path: str | Path) -> int | str:
     """COCO image id of an image file: its stem as an int when numeric (000000000139.jpg -> 139), else the stem."""
     stem = Path(path).stem
     return int(stem) if stem.isnumeric() else stem
+
+
+def coco_class_map(names: dict[int, str]) -> list[int]:
+    """COCO category ids (1-90) when names are the 80 COCO names in order (as in data/coco.yaml), else class indices."""
+    from utils.data_config import coco80_to_coco91_class
+
+    coco_names = yaml_load(COCO_YAML).get("names", {}) if COCO_YAML.is_file() else {}
+    if list(names.values()) == list(coco_names.values()):
+        return coco80_to_coco91_class()
+    return list(range(max(names, default=0) + 1))
 
 
 def predictions_to_json(predn: torch.Tensor, path: str | Path, class_map: list[int]) -> list[dict]:
@@ -29,7 +42,7 @@ def predictions_to_json(predn: torch.Tensor, path: str | Path, class_map: list[i
 
 def labels_to_coco(im_files: list[str], labels: list[np.ndarray], shapes: np.ndarray, names: dict[int, str],
                    class_map: list[int]) -> dict:
-    """COCO ground truth from YOLO labels (cls, xc, yc, w, h normalized) and image sizes (w, h): box areas, no crowds."""
+    """COCO ground truth from YOLO labels (cls, xc, yc, w, h normalized) and image sizes (w, h); no crowd boxes."""
     images, annotations = [], []
     for f, lb, (w, h) in zip(im_files, labels, shapes):
         iid = image_id(f)

@@ -55,7 +55,8 @@ def create_dataloader(path, imgsz: int, batch_size: int, stride: int, single_cls
                       hyp: dict | None = None, augment: bool = False, cache: bool | str | None = False,
                       pad: float = 0.0, rect: bool = False, rank: int = -1, workers: int = 8,
                       image_weights: bool = False, quad: bool = False, prefix: str = "", shuffle: bool = False,
-                      seed: int = 0, nc: int | None = None, min_items: int = 0) -> tuple[DataLoader, LoadImagesAndLabels]:
+                      seed: int = 0, nc: int | None = None,
+                      min_items: int = 0) -> tuple[DataLoader, LoadImagesAndLabels]:
     """(loader, dataset) for a data YAML split; nc makes the label scan reject out-of-range classes."""
     if rect and shuffle:
         LOGGER.warning("WARNING ⚠️ --rect is incompatible with DataLoader shuffle, setting shuffle=False")

@@ -64,34 +64,38 @@ class LoadImagesAndLabels(Dataset):
         self.mosaic_border = [-img_size // 2, -img_size // 2]
         self.albumentations = Albumentations() if augment else None
 
-        self.im_files = list_image_files(path, prefix)
-        self.label_files = img2label_paths(self.im_files)
-        cache_path = label_cache_path(path, self.label_files)
-        index = scan_labels(self.im_files, self.label_files, cache_path, prefix, nc)
-        if augment and not index.counts["found"]:
-            raise UserError(f"{prefix}no labels found in {cache_path.with_suffix('')} (a label file is looked for at "
-                            f"each image's path with the last /images/ replaced by /labels/ and the extension by .txt, "
-                            f"e.g. {self.label_files[0]}); can not start training")
-        self.im_files, self.labels, self.segments = index.im_files, index.labels, index.segments
-        self.shapes = np.asarray(index.shapes, dtype=np.int64).reshape(-1, 2)
-        if not self.im_files:
-            raise UserError(f"{prefix}no usable images in {path}: every image or label is corrupt (see warnings above)")
+        self._load_labels(path, prefix, nc)
         self._keep_min_items(min_items, prefix)
-        self.label_files = img2label_paths(self.im_files)
+        if not self.im_files:
+            raise UserError(f"{prefix}no usable images in {path}: every image was left out (see warnings above)")
         if single_cls:
             for lb in self.labels:
                 lb[:, 0] = 0
         self.n = len(self.im_files)
         self.indices = range(self.n)
         self.batch = np.floor(np.arange(self.n) / batch_size).astype(int)
-        if self.rect:
-            self._sort_by_aspect_ratio()
+        if self.rect:  # neighbours of similar shape share a batch
+            self._reorder((self.shapes[:, 1] / self.shapes[:, 0]).argsort(kind="stable"))
             self.batch_shapes = rect_batch_shapes(self.shapes, batch_size, img_size, stride, pad)
-        self.ims, self.im_hw0, self.im_hw = [None] * self.n, [None] * self.n, [None] * self.n
+        self.label_files = img2label_paths(self.im_files)
         self.npy_files = [Path(f).with_suffix(".npy") for f in self.im_files]
+        self.ims, self.im_hw0, self.im_hw = [None] * self.n, [None] * self.n, [None] * self.n
         self.cache = self._cache_mode(cache_images, prefix)
         if self.cache:
             self._cache_images(prefix)
+
+    def _load_labels(self, path: str | Path | list, prefix: str, nc: int | None) -> None:
+        """Images and labels that passed the scan (cached); training needs at least one label file."""
+        im_files = list_image_files(path, prefix)
+        label_files = img2label_paths(im_files)
+        cache_path = label_cache_path(path, label_files)
+        index = scan_labels(im_files, label_files, cache_path, prefix, nc)
+        if self.augment and not index.counts["found"]:
+            raise UserError(f"{prefix}no labels found in {cache_path.with_suffix('')} (a label file is looked for at "
+                            f"each image's path with the last /images/ replaced by /labels/ and the extension by .txt, "
+                            f"e.g. {label_files[0]}); can not start training")
+        self.im_files, self.labels, self.segments = index.im_files, index.labels, index.segments
+        self.shapes = np.asarray(index.shapes, dtype=np.int64).reshape(-1, 2)
 
     def _keep_min_items(self, min_items: int, prefix: str) -> None:
         """Drop images with fewer than min_items labels (YOLOv5's --min-items)."""
@@ -107,12 +111,6 @@ class LoadImagesAndLabels(Dataset):
         self.labels = [self.labels[i] for i in order]
         self.segments = [self.segments[i] for i in order]
         self.shapes = self.shapes[np.asarray(order, dtype=int)].reshape(-1, 2)
-
-    def _sort_by_aspect_ratio(self) -> None:
-        """Rectangular batches need neighbours of similar shape, so the dataset is sorted by h / w."""
-        self._reorder((self.shapes[:, 1] / self.shapes[:, 0]).argsort(kind="stable"))
-        self.label_files = img2label_paths(self.im_files)
-        self.npy_files = [Path(f).with_suffix(".npy") for f in self.im_files]
 
     def _cache_mode(self, cache: bool | str, prefix: str) -> str:
         """'ram', 'disk' or '' after checking that the chosen cache fits (RAM) or can be written (disk)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import pandas as pd
 import yaml
 
 from utils.logger import LOGGER, colorstr
+from utils.metrics import fitness
 from utils.run_logger import csv_line, read_csv_rows, write_atomic
 
 # hyp name: (mutation gain, lower limit, upper limit); gain 0 keeps the value fixed
@@ -71,20 +70,18 @@ def history(evolve_csv: Path) -> pd.DataFrame | None:
 
 def fitness_of(data: pd.DataFrame) -> np.ndarray:
     """Fitness of each generation from its P, R, mAP50, mAP50-95 columns."""
-    from utils.metrics import fitness
-
     return np.asarray(fitness(data[list(RESULT_KEYS[:4])].to_numpy(dtype=float)), dtype=float).reshape(-1)
 
 
-def mutate(hyp: dict, limits: dict, data: pd.DataFrame | None) -> dict:
+def mutate(hyp: dict, limits: dict, data: pd.DataFrame | None, seed: int | None = None) -> dict:
     """A new hyp: a fitness-weighted pick among the best earlier generations, randomly scaled, within limits."""
     hyp = dict(hyp)
     if data is not None and len(data):
+        rng = np.random.default_rng(seed)
         fit = fitness_of(data)
         best = np.argsort(-fit)[:PARENTS]
         weights = fit[best] - fit[best].min() + 1e-6
-        parent = data.iloc[random.choices(list(best), weights=weights)[0]]
-        rng = np.random.default_rng(int(time.time() * 1e6) % 2**32)
+        parent = data.iloc[rng.choice(best, p=weights / weights.sum())]
         keys = [k for k in hyp if k in limits and k in parent.index]
         gains = np.array([limits[k][0] for k in keys], dtype=float)
         v = np.ones(len(keys))

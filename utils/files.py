@@ -91,5 +91,8 @@ def file_size(path: str | Path) -> float:
 
 
 def is_writeable(folder: str | Path) -> bool:
-    """True when a file can be created in folder (False for read-only datasets)."""
-    return os.access(folder, os.W_OK)
+    """True when folder is meant to be written: writable for us and with a write bit set (root ignores the bits)."""
+    try:
+        return os.access(folder, os.W_OK) and bool(Path(folder).stat().st_mode & 0o222)
+    except OSError:
+        return False

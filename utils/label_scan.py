@@ -24,6 +24,7 @@ from utils.files import is_writeable
 from utils.image_files import IMG_FORMATS, exif_size
 from utils.logger import LOGGER
 from utils.segments import segments2boxes
+from utils.torch_utils import LOCAL_RANK
 
 CACHE_VERSION = "yolo-labels-1"
 NUM_THREADS = min(8, max(1, os.cpu_count() or 1))
@@ -91,24 +92,24 @@ def _verify_image(im_file: str, prefix: str) -> tuple[tuple[int, int], str]:
     return shape, ""
 
 
-def _parse_row(values: list[str], row: int, nc: int | None) -> tuple[list[float], np.ndarray | None]:
-    """One label row -> ([cls, x, y, w, h], polygon or None); ValueError names the row and what is wrong."""
+def _parse_row(values: list[str], line: int, nc: int | None) -> tuple[list[float], np.ndarray | None]:
+    """One label row -> ([cls, x, y, w, h], polygon or None); ValueError names the line and what is wrong."""
     n = len(values)
     if n != 5 and (n < 7 or n % 2 == 0):
-        raise ValueError(f"row {row} has {n} columns, expected 5 (class x y w h) or a polygon (class x1 y1 x2 y2 ...)")
+        raise ValueError(f"line {line} has {n} columns, expected 5 (class x y w h) or a polygon (class x1 y1 x2 y2...)")
     try:
         v = np.array(values, dtype=np.float64)
     except ValueError:
-        raise ValueError(f"row {row} has a value that is not a number: {' '.join(values)}") from None
+        raise ValueError(f"line {line} has a value that is not a number: {' '.join(values)}") from None
     if not np.isfinite(v).all():
-        raise ValueError(f"row {row} has a non-finite value (NaN or inf): {' '.join(values)}")
+        raise ValueError(f"line {line} has a non-finite value (NaN or inf): {' '.join(values)}")
     cls = v[0]
     if cls < 0 or cls != int(cls):
-        raise ValueError(f"row {row} has class {values[0]}, expected a non-negative integer")
+        raise ValueError(f"line {line} has class {values[0]}, expected a non-negative integer")
     if nc is not None and cls >= nc:
-        raise ValueError(f"row {row} has class {int(cls)}, out of range for nc={nc} (classes 0-{nc - 1})")
+        raise ValueError(f"line {line} has class {int(cls)}, out of range for nc={nc} (classes 0-{nc - 1})")
     if (v[1:] < 0).any() or (v[1:] > 1).any():
-        raise ValueError(f"row {row} has coordinates outside [0, 1] (labels must be normalized): {' '.join(values)}")
+        raise ValueError(f"line {line} has coordinates outside [0, 1] (labels must be normalized): {' '.join(values)}")
     if n == 5:
         return list(v), None
     polygon = v[1:].reshape(-1, 2).astype(np.float32)
@@ -118,8 +119,8 @@ def _parse_row(values: list[str], row: int, nc: int | None) -> tuple[list[float]
 def read_label_file(lb_file: str, nc: int | None = None) -> tuple[np.ndarray, list[np.ndarray], int]:
     """Rows of a YOLO label file as (labels (n, 5), polygons, number of duplicate rows removed)."""
     with open(lb_file, encoding="utf-8", errors="strict") as f:
-        rows = [line.split() for line in f.read().splitlines() if line.strip()]
-    parsed = [_parse_row(r, i + 1, nc) for i, r in enumerate(rows)]
+        lines = f.read().splitlines()
+    parsed = [_parse_row(line.split(), i + 1, nc) for i, line in enumerate(lines) if line.strip()]
     if not parsed:
         return np.zeros((0, 5), dtype=np.float32), [], 0
     labels = np.array([p[0] for p in parsed], dtype=np.float32)
@@ -127,9 +128,8 @@ def read_label_file(lb_file: str, nc: int | None = None) -> tuple[np.ndarray, li
     has_polygons = any(p is not None for p in polygons)
     _, first = np.unique(labels, axis=0, return_index=True)
     first = np.sort(first)  # keep the original order of the rows that stay
-    segments = [polygons[i] for i in first] if has_polygons else []
-    if has_polygons and any(s is None for s in segments):  # mixed rows: a box becomes a 4-point polygon
-        segments = [s if s is not None else _box_polygon(labels[i]) for s, i in zip(segments, first)]
+    # with any polygon row, every row gets one (a box row becomes its 4 corners) so augmentations can warp them all
+    segments = [_box_polygon(labels[i]) if polygons[i] is None else polygons[i] for i in first] if has_polygons else []
     return labels[first], segments, len(labels) - len(first)
 
 
@@ -149,7 +149,8 @@ def verify_image_label(im_file: str, lb_file: str, prefix: str = "", nc: int | N
         labels, segments, dupes = read_label_file(lb_file, nc)
     except (ValueError, OSError) as e:  # UnicodeDecodeError is a ValueError
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        return LabelCheck(im_file, "corrupt", msg=f"{prefix}WARNING ⚠️ {im_file}: ignoring corrupt image/label: {reason}")
+        msg = f"{prefix}WARNING ⚠️ {im_file}: ignoring corrupt image/label: {reason}"
+        return LabelCheck(im_file, "corrupt", msg=msg)
     if dupes:
         note = "\n".join(x for x in (note, f"{prefix}WARNING ⚠️ {im_file}: {dupes} duplicate labels removed") if x)
     status = "found" if len(labels) else "empty"
@@ -246,7 +247,7 @@ def _scan(im_files: list[str], label_files: list[str], desc: str, prefix: str, n
     reasons = {"missing": "no label file", "empty": "empty label file"}
     with ThreadPool(NUM_THREADS) as pool:
         results = pool.imap(lambda a: verify_image_label(*a, prefix, nc), zip(im_files, label_files))
-        pbar = tqdm(results, desc=desc, total=len(im_files), bar_format=TQDM_BAR_FORMAT)
+        pbar = tqdm(results, desc=desc, total=len(im_files), bar_format=TQDM_BAR_FORMAT, disable=LOCAL_RANK > 0)
         for r in pbar:
             index.counts[r.status] += 1
             if r.msg:
@@ -281,7 +282,7 @@ def scan_labels(im_files: list[str], label_files: list[str], cache_path: Path, p
     if index is not None:
         n = len(im_files)
         tqdm(None, desc=f"{prefix}Scanning {cache_path}... {index.summary()}", total=n, initial=n,
-             bar_format=TQDM_BAR_FORMAT).close()
+             bar_format=TQDM_BAR_FORMAT, disable=LOCAL_RANK > 0).close()
     else:
         index = _scan(im_files, label_files, f"{prefix}Scanning {cache_path.parent / cache_path.stem}...", prefix, nc)
         save_cache(cache_path, index, files_hash(label_files + im_files, nc), prefix)

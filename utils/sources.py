@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from utils.augmentations import letterbox
-from utils.datasets import IMG_FORMATS, VID_FORMATS
+from utils.image_files import IMG_FORMATS, VID_FORMATS
 from utils.errors import UserError
 from utils.logger import LOGGER
 
@@ -117,9 +117,8 @@ class LoadImages:
         if self.mode != "video" or self.cap is None:
             if not self._open_video(path):
                 return None
-        for _ in range(self.vid_stride):
-            self.cap.grab()
-        ok, im0 = self.cap.retrieve()
+        grabbed = all(self.cap.grab() for _ in range(self.vid_stride))
+        ok, im0 = self.cap.retrieve() if grabbed else (False, None)
         if not ok:
             self.cap.release()
             self.cap, self.mode = None, "image"

@@ -1,0 +1,170 @@
+"""Augmentations: letterbox geometry, warps keeping boxes on their objects, mosaic, mixup, copy-paste, HSV, flips."""
+
+from __future__ import annotations
+
+import random
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from utils.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, letterbox, mixup,
+                                 mosaic4, random_flips, random_perspective)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    random.seed(0)
+    np.random.seed(0)
+
+
+def _image_with_box(h: int = 120, w: int = 200, box=(40, 30, 100, 90), value: int = 255) -> np.ndarray:
+    im = np.zeros((h, w, 3), np.uint8)
+    x1, y1, x2, y2 = box
+    im[y1:y2, x1:x2] = value
+    return im
+
+
+def _white_box(im: np.ndarray) -> tuple[int, int, int, int]:
+    """The xyxy extent of the bright pixels of an image."""
+    ys, xs = np.where(im[..., 0] > 200)
+    return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+
+
+@pytest.mark.parametrize("auto, scale_fill, scaleup, expected", [
+    (False, False, True, (320, 320)),  # padded square
+    (True, False, True, (192, 320)),  # padded to a stride multiple only
+    (False, True, True, (320, 320)),  # stretched
+    (False, False, False, (320, 320)),  # never enlarged
+])
+def test_letterbox_shapes(auto, scale_fill, scaleup, expected):
+    im = _image_with_box()
+    out, ratio, (dw, dh) = letterbox(im, 320, auto=auto, scaleFill=scale_fill, scaleup=scaleup, stride=32)
+    assert out.shape[:2] == expected
+    if scale_fill:
+        assert ratio == (320 / 200, 320 / 120) and (dw, dh) == (0, 0)
+    elif not scaleup:
+        assert ratio == (1.0, 1.0) and (dw, dh) == (60, 100)
+    else:
+        x1, y1, x2, y2 = _white_box(out)  # the box maps through ratio and padding
+        assert abs(x1 - (40 * ratio[0] + dw)) <= 1 and abs(y2 - (90 * ratio[1] + dh)) <= 1
+        assert (out[0, 0] == 114).all() or dh == 0
+
+
+def test_random_perspective_moves_boxes_with_the_image():
+    im = _image_with_box()
+    targets = np.array([[3, 40, 30, 100, 90]], dtype=np.float32)
+    for _ in range(5):
+        out, t = random_perspective(im, targets.copy(), degrees=0, translate=0.2, scale=0.3, shear=0)
+        assert out.shape == im.shape and len(t) == 1 and t[0, 0] == 3
+        np.testing.assert_allclose(t[0, 1:], _white_box(out), atol=2)
+
+
+def test_random_perspective_drops_boxes_pushed_out_and_crops_with_border():
+    im = _image_with_box(400, 400, box=(0, 0, 20, 20))
+    targets = np.array([[0, 0, 0, 20, 20], [1, 150, 150, 250, 250]], dtype=np.float32)
+    out, t = random_perspective(im, targets, degrees=0, translate=0, scale=0, shear=0, border=(-100, -100))
+    assert out.shape == (200, 200, 3)  # border -100 crops 400 -> 200 around the centre
+    assert t[:, 0].tolist() == [1]  # the corner box fell outside and was dropped
+    np.testing.assert_allclose(t[0, 1:], [50, 50, 150, 150])
+
+
+def test_random_perspective_follows_polygons():
+    im = np.zeros((100, 100, 3), np.uint8)
+    targets = np.array([[0, 10, 10, 60, 60]], dtype=np.float32)
+    triangle = np.array([[10, 10], [60, 10], [10, 60]], dtype=np.float32)
+    _, t = random_perspective(im, targets, [triangle], degrees=0, translate=0, scale=0, shear=0)
+    np.testing.assert_allclose(t[0, 1:], [10, 10, 60, 60], atol=0.1)
+
+
+def test_box_candidates():
+    before = np.array([[0, 0, 100, 100], [0, 0, 100, 100], [0, 0, 100, 100], [0, 0, 100, 100]], dtype=float).T
+    after = np.array([[0, 0, 90, 90], [0, 0, 1.5, 50], [0, 0, 25, 25], [0, 0, 99, 3.5]], dtype=float).T
+    assert box_candidates(before, after).tolist() == [True, False, False, False]  # ok, too thin, too small, too slim
+    assert not box_candidates(before[:, :1], np.array([[0, 0, 300, 2.9]]).T).any()
+
+
+def test_mosaic4_places_tiles_and_labels():
+    s = 64
+    tiles = []
+    for v in (50, 100, 150, 200):
+        im = np.full((64, 48, 3), v, np.uint8)
+        tiles.append((im, np.array([[v, 0.5, 0.5, 0.5, 0.5]], dtype=np.float32), []))
+    canvas, labels, segments = mosaic4(tiles, s)
+    assert canvas.shape == (128, 128, 3) and labels.shape == (4, 5) and segments == []
+    assert (labels[:, 1:] >= 0).all() and (labels[:, 1:] <= 2 * s).all()
+    checked = 0
+    for cls, x1, y1, x2, y2 in labels:  # each unclipped box lies on its own tile's pixels
+        if x2 - x1 == 24 and y2 - y1 == 32:
+            assert (canvas[int(y1):int(y2), int(x1):int(x2), 0] == cls).all()
+            checked += 1
+    assert checked >= 1
+
+
+def test_mixup_blends_and_joins_labels():
+    a, b = np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 200, np.uint8)
+    im, labels = mixup(a, np.ones((2, 5)), b, np.zeros((3, 5)))
+    assert labels.shape == (5, 5) and 60 < im.mean() < 140  # Beta(32, 32) stays near 0.5
+
+
+def test_copy_paste_adds_mirrored_objects():
+    im = _image_with_box(100, 100, box=(10, 20, 30, 60))
+    labels = np.array([[5, 10, 20, 30, 60]], dtype=np.float32)
+    poly = np.array([[10, 20], [30, 20], [30, 60], [10, 60]], dtype=np.float32)
+    out, new_labels, segments = copy_paste(im, labels, [poly], p=1.0)
+    assert new_labels.shape == (2, 5) and len(segments) == 2
+    np.testing.assert_allclose(new_labels[1], [5, 70, 20, 90, 60])
+    assert out[40, 80].max() == 255 and im[40, 80].max() == 0  # pasted pixels, input untouched
+    assert copy_paste(im, labels, [], p=1.0)[1].shape == (1, 5)
+
+
+def test_bbox_ioa():
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 30]], dtype=float)
+    np.testing.assert_allclose(bbox_ioa(np.array([0, 0, 10, 10.0]), boxes), [1, 0.25, 0], atol=1e-6)
+
+
+def test_augment_hsv_in_place_and_off_switch():
+    im = np.random.randint(0, 255, (16, 16, 3), dtype=np.uint8)
+    before = im.copy()
+    augment_hsv(im, 0, 0, 0)
+    assert np.array_equal(im, before)
+    augment_hsv(im, 0.5, 0.5, 0.5)
+    assert not np.array_equal(im, before)
+
+
+def test_random_flips():
+    im = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    labels = np.array([[0, 0.2, 0.3, 0.1, 0.1]])
+    out, lb = random_flips(im, labels.copy(), flipud=1.0, fliplr=1.0)
+    assert np.array_equal(out, im[::-1, ::-1]) and np.allclose(lb[0, 1:3], [0.8, 0.7])
+    out, lb = random_flips(im, labels.copy(), flipud=0.0, fliplr=0.0)
+    assert out is im and np.array_equal(lb, labels)
+
+
+def test_albumentations_is_optional(monkeypatch):
+    monkeypatch.setitem(sys.modules, "albumentations", None)  # import fails as if not installed
+    im, labels = np.zeros((8, 8, 3), np.uint8), np.zeros((1, 5))
+    a = Albumentations()
+    assert a.transform is None and a(im, labels) == (im, labels)
+
+
+def test_albumentations_pass_when_installed(monkeypatch):
+    calls = []
+
+    class Step:
+        def __init__(self, p):
+            self.p = p
+
+    def compose(steps, bbox_params):
+        def run(image, bboxes, class_labels):
+            calls.append(len(steps))
+            return {"image": image + 1, "bboxes": [tuple(b) for b in bboxes], "class_labels": list(class_labels)}
+        return run
+
+    fake = types.SimpleNamespace(Blur=Step, MedianBlur=Step, ToGray=Step, CLAHE=Step, Compose=compose,
+                                 BboxParams=lambda **kw: kw)
+    monkeypatch.setitem(sys.modules, "albumentations", fake)
+    labels = np.array([[2, 0.5, 0.5, 0.2, 0.2]], dtype=np.float32)
+    im, out = Albumentations()(np.zeros((8, 8, 3), np.uint8), labels)
+    assert calls == [4] and im.max() == 1 and np.allclose(out, labels)
