@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,13 +26,14 @@ import torch
 from models.backends import DetectMultiBackend
 from utils.annotator import Annotator, colors
 from utils.boxes import scale_boxes, xyxy2xywh
+from utils.checkpoints import strip_optimizer
 from utils.checks import check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, increment_path
+from utils.files import ROOT, check_file, increment_path
 from utils.logger import LOGGER, colorstr, print_args
 from utils.nms import non_max_suppression
 from utils.plots import save_one_box
-from utils.sources import LoadImages, LoadStreams, classify_source
+from utils.sources import LoadImages, LoadStreams, SourceKind, classify_source
 from utils.torch_utils import select_device, time_sync
 
 
@@ -96,6 +98,70 @@ def count_summary(det: torch.Tensor, names: dict[int, str]) -> str:
     return s
 
 
+@dataclass
+class ResultSaver:
+    """Everything detect.py writes for one frame: annotated image/video, label lines, crops and CSV rows."""
+
+    save_dir: Path
+    names: dict[int, str]
+    videos: VideoSaver
+    save_img: bool = True
+    save_txt: bool = False
+    save_csv: bool = False
+    save_conf: bool = False
+    save_crop: bool = False
+    view_img: bool = False
+    line_thickness: int = 3
+    hide_labels: bool = False
+    hide_conf: bool = False
+
+    def record(self, p: Path, im0: np.ndarray, det: torch.Tensor, txt_path: str) -> np.ndarray:
+        """Write label lines, crops and CSV rows for det (boxes in im0 pixels); return im0 annotated if drawn."""
+        gn = torch.tensor(im0.shape)[[1, 0, 1, 0]]
+        imc = im0.copy() if self.save_crop else im0
+        annotator = Annotator(im0, line_width=self.line_thickness, example=str(self.names))
+        for *xyxy, conf, cls in reversed(det):
+            c = int(cls)
+            if self.save_csv:
+                append_csv(self.save_dir / "predictions.csv", p.name, self.names[c], float(conf))
+            if self.save_txt:
+                write_txt_line(txt_path, xyxy, float(conf), float(cls), gn, self.save_conf)
+            if self.save_img or self.save_crop or self.view_img:
+                name = self.names[c]
+                label = "" if self.hide_labels else (name if self.hide_conf else f"{name} {conf:.2f}")
+                annotator.box_label(xyxy, label, color=colors(c, True))
+            if self.save_crop:
+                save_one_box(xyxy, imc, file=self.save_dir / "crops" / self.names[c] / f"{p.stem}.jpg", BGR=True)
+        return annotator.result()
+
+    def show_and_save(self, p: Path, im0: np.ndarray, mode: str, i: int, fps: float) -> None:
+        """Display the frame and/or write it: images as files, video frames into the slot's video."""
+        if self.view_img:
+            cv2.imshow(str(p), im0)
+            cv2.waitKey(1)
+        if self.save_img:
+            save_path = str(self.save_dir / p.name)
+            if mode == "image":
+                cv2.imwrite(save_path, im0)
+            else:
+                self.videos.write(i, save_path, im0, fps)
+
+
+def to_batch(im: np.ndarray, model: DetectMultiBackend) -> torch.Tensor:
+    """uint8 CHW or BCHW array -> float (or half) BCHW tensor in [0, 1] on the model's device."""
+    x = torch.from_numpy(im).to(model.device)
+    x = x.half() if model.fp16 else x.float()
+    x /= 255
+    return x[None] if x.ndim == 3 else x
+
+
+def open_source(source: str, kind: SourceKind, imgsz: list[int], stride: int, auto: bool, vid_stride: int):
+    """LoadStreams for cameras and stream URLs, LoadImages for everything else."""
+    if kind.webcam:
+        return LoadStreams(source, img_size=imgsz, stride=stride, auto=auto, vid_stride=vid_stride)
+    return LoadImages(source, img_size=imgsz, stride=stride, auto=auto, vid_stride=vid_stride)
+
+
 @torch.inference_mode()
 def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = ROOT / "data/images",
         data: str | Path = ROOT / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
@@ -110,8 +176,6 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
     save_img = not nosave and not source.endswith(".txt")
     kind = classify_source(source)
     if kind.is_url and kind.is_file:
-        from utils.files import check_file
-
         source = check_file(source)
 
     save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
@@ -119,31 +183,20 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
 
     device = select_device(device)
     model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
-    stride, names, pt = model.stride, model.names, model.pt
-    imgsz = check_img_size(imgsz, s=stride)
-
-    if kind.webcam:
-        view_img = view_img and can_show_windows()
-        dataset = LoadStreams(source, img_size=imgsz, stride=stride, auto=pt, vid_stride=vid_stride)
-        bs = len(dataset)
-    else:
-        dataset = LoadImages(source, img_size=imgsz, stride=stride, auto=pt, vid_stride=vid_stride)
-        bs = 1
-        view_img = view_img and can_show_windows()
-    if not pt:
-        model.check_input_size(imgsz, bs)
-    videos = VideoSaver(bs)
-    model.warmup(imgsz=(1 if pt else bs, 3, *imgsz))
-    csv_path = save_dir / "predictions.csv"
+    names = model.names
+    imgsz = check_img_size(imgsz, s=model.stride)
+    auto = model.input_shape is None  # minimum rectangles unless the model was exported for one fixed shape
+    dataset = open_source(source, kind, imgsz, model.stride, auto, vid_stride)
+    bs = len(dataset) if kind.webcam else 1
+    model.check_input_size(imgsz, bs)
+    saver = ResultSaver(save_dir, names, VideoSaver(bs), save_img, save_txt, save_csv, save_conf, save_crop,
+                        view_img and can_show_windows(), line_thickness, hide_labels, hide_conf)
+    model.warmup(imgsz=(1 if model.pt else bs, 3, *imgsz))
 
     seen, dt = 0, [0.0, 0.0, 0.0]
     for path, im, im0s, vid_cap, s in dataset:
         t0 = time_sync()
-        im = torch.from_numpy(im).to(model.device)
-        im = im.half() if model.fp16 else im.float()
-        im /= 255
-        if im.ndim == 3:
-            im = im[None]
+        im = to_batch(im, model)
         t1 = time_sync()
         vis_dir = increment_path(save_dir / Path(path).stem, mkdir=True) if visualize else False
         pred = model(im, augment=augment, visualize=vis_dir)
@@ -155,42 +208,19 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
         for i, det in enumerate(pred):
             seen += 1
             if kind.webcam:
-                p, im0, frame = path[i], im0s[i].copy(), dataset.count
+                p, im0, frame = Path(path[i]), im0s[i].copy(), dataset.count
                 s += f"{i}: "
             else:
-                p, im0, frame = path, im0s.copy(), getattr(dataset, "frame", 0)
-            p = Path(p)
-            save_path = str(save_dir / p.name)
+                p, im0, frame = Path(path), im0s.copy(), getattr(dataset, "frame", 0)
             txt_path = str(save_dir / "labels" / p.stem) + ("" if dataset.mode == "image" else f"_{frame}")
             s += "%gx%g " % im.shape[2:]
-            gn = torch.tensor(im0.shape)[[1, 0, 1, 0]]
-            imc = im0.copy() if save_crop else im0
-            annotator = Annotator(im0, line_width=line_thickness, example=str(names))
             if len(det):
                 det[:, :4] = scale_boxes(im.shape[2:], det[:, :4], im0.shape).round()
                 s += count_summary(det, names)
-                for *xyxy, conf, cls in reversed(det):
-                    c = int(cls)
-                    if save_csv:
-                        append_csv(csv_path, p.name, names[c], float(conf))
-                    if save_txt:
-                        write_txt_line(txt_path, xyxy, float(conf), float(cls), gn, save_conf)
-                    if save_img or save_crop or view_img:
-                        label = None if hide_labels else (names[c] if hide_conf else f"{names[c]} {conf:.2f}")
-                        annotator.box_label(xyxy, label or "", color=colors(c, True))
-                    if save_crop:
-                        save_one_box(xyxy, imc, file=save_dir / "crops" / names[c] / f"{p.stem}.jpg", BGR=True)
-            im0 = annotator.result()
-            if view_img:
-                cv2.imshow(str(p), im0)
-                cv2.waitKey(1)
-            if save_img:
-                if dataset.mode == "image":
-                    cv2.imwrite(save_path, im0)
-                else:
-                    videos.write(i, save_path, im0, source_fps(vid_cap, dataset, i))
+                im0 = saver.record(p, im0, det, txt_path)
+            saver.show_and_save(p, im0, dataset.mode, i, source_fps(vid_cap, dataset, i))
         LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{(t2 - t1) * 1e3:.1f}ms")
-    videos.close()
+    saver.videos.close()
 
     if seen == 0:
         raise UserError(f"no readable images or video frames in --source {source}")
@@ -201,8 +231,6 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
         s = f"\n{n_labels} labels saved to {save_dir / 'labels'}" if save_txt else ""
         LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
     if update:
-        from utils.checkpoints import strip_optimizer
-
         for w in weights if isinstance(weights, list) else [weights]:
             strip_optimizer(w)
     return save_dir
@@ -251,7 +279,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vid-stride", type=int, default=1, help="video frame-rate stride")
     opt = parser.parse_args(argv)
     opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
-    print_args(vars(opt), colorstr("detect: "))
+    print_args(vars(opt), "detect: ")
     return opt
 
 

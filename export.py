@@ -62,7 +62,12 @@ def export_torchscript(model: nn.Module, im: torch.Tensor, file: Path, optimize:
     ts = torch.jit.trace(model, im, strict=False)
     extra = {"config.txt": json.dumps({"shape": list(im.shape), **model_metadata(model)})}
     if optimize:
+        from torch.backends import xnnpack
         from torch.utils.mobile_optimizer import optimize_for_mobile
+
+        if not xnnpack.enabled:
+            raise UserError(f"--optimize (TorchScript for mobile) needs a PyTorch build with XNNPACK; torch "
+                            f"{torch.__version__} here has none. Export without --optimize")
 
         optimize_for_mobile(ts)._save_for_lite_interpreter(str(f), _extra_files=extra)
     else:
@@ -249,7 +254,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--include", nargs="+", default=["torchscript", "onnx"],
                         help=f"formats to write: {', '.join(EXPORT_CHOICES)}")
     opt = parser.parse_args(argv)
-    print_args(vars(opt), colorstr("export: "))
+    print_args(vars(opt), "export: ")
     return opt
 
 

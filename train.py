@@ -124,13 +124,14 @@ class Trainer:
         self.save_dir = Path(opt.save_dir)
         self.wdir = self.save_dir / "weights"
         self.last, self.best = self.wdir / "last.pt", self.wdir / "best.pt"
-        (self.wdir.parent if opt.evolve else self.wdir).mkdir(parents=True, exist_ok=True)
+        if self.main:
+            (self.wdir.parent if opt.evolve else self.wdir).mkdir(parents=True, exist_ok=True)
         self.hyp = load_hyp(hyp)
         LOGGER.info(colorstr("hyperparameters: ") + ", ".join(f"{k}={v}" for k, v in self.hyp.items()))
         opt.hyp = dict(self.hyp)  # unscaled, as the run's opt.yaml records it
         if not opt.evolve and self.main:
             yaml_save(self.save_dir / "hyp.yaml", self.hyp)
-            yaml_save(self.save_dir / "opt.yaml", {k: str(v) if isinstance(v, Path) else v for k, v in vars(opt).items()})
+            yaml_save(self.save_dir / "opt.yaml", vars(opt))
         self.plots = not opt.evolve and not opt.noplots
         self.logger = RunLogger(self.save_dir, plots=self.plots) if self.main else None
         init_seeds(opt.seed + 1 + RANK, deterministic=True)
@@ -161,14 +162,14 @@ class Trainer:
             self.data["train"], self.imgsz, self.batch_size // WORLD_SIZE, self.gs, opt.single_cls, hyp=hyp,
             augment=True, cache=None if opt.cache == "val" else opt.cache, rect=opt.rect, rank=LOCAL_RANK,
             workers=opt.workers, image_weights=opt.image_weights, quad=opt.quad, prefix=colorstr("train: "),
-            shuffle=True, seed=opt.seed, nc=self.nc)
+            shuffle=True, seed=opt.seed, nc=int(self.data["nc"]))
         all_labels = np.concatenate([x for x in self.dataset.labels if len(x)] or [np.zeros((0, 5))], 0)
         self.val_loader = None
         if self.main:
             self.val_loader = create_dataloader(
                 self.data["val"], self.imgsz, self.batch_size // WORLD_SIZE * 2, self.gs, opt.single_cls, hyp=hyp,
                 cache=None if opt.noval else opt.cache, rect=True, rank=-1, workers=opt.workers * 2, pad=0.5,
-                prefix=colorstr("val: "), nc=self.nc)[0]
+                prefix=colorstr("val: "), nc=int(self.data["nc"]))[0]
             if not opt.resume:
                 if not opt.noautoanchor:
                     check_anchors(self.dataset, model=self.model, thr=hyp["anchor_t"], imgsz=self.imgsz)
@@ -208,6 +209,8 @@ class Trainer:
             LOGGER.warning("WARNING ⚠️ DP not recommended, use torch.distributed.run for best DDP Multi-GPU results.\n"
                            "See Multi-GPU Tutorial at https://docs.ultralytics.com/yolov5/tutorials/multi_gpu_training")
             self.model = nn.DataParallel(self.model)
+        if self.opt.sync_bn and not (self.cuda and RANK != -1):
+            LOGGER.warning("WARNING ⚠️ --sync-bn needs DDP on CUDA (torch.distributed.run with --device 0,1,...), ignored")
         if RANK != -1:
             if self.opt.sync_bn and self.cuda:
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model).to(self.device)
@@ -340,8 +343,7 @@ class Trainer:
                 plots=False, compute_loss=self.compute_loss)
         fi = float(fitness(np.array(self.results).reshape(1, -1))[0])
         stop = self.stopper(epoch=epoch, fitness=fi)
-        if fi > self.best_fitness:
-            self.best_fitness = fi
+        self.best_fitness = max(self.best_fitness, fi)
         self.logger.log_epoch(epoch, [float(x) for x in (*mloss.tolist(), *self.results, *lr)])
         if not opt.nosave or (final_epoch and not opt.evolve):
             self.save(epoch, fi)
@@ -387,7 +389,7 @@ def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device)
     return Trainer(hyp, opt, device).train()
 
 
-def parse_opt(known: bool = False) -> argparse.Namespace:
+def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", type=str, default=ROOT / "yolov5s.pt", help="initial weights path")
     parser.add_argument("--cfg", type=str, default="", help="model.yaml path")
@@ -422,14 +424,14 @@ def parse_opt(known: bool = False) -> argparse.Namespace:
     parser.add_argument("--save-period", type=int, default=-1, help="Save checkpoint every x epochs (disabled if < 1)")
     parser.add_argument("--seed", type=int, default=0, help="Global training seed")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=-1, help="Automatic DDP Multi-GPU argument")
-    return parser.parse_known_args()[0] if known else parser.parse_args()
+    return parser.parse_known_args(args)[0] if known else parser.parse_args(args)
 
 
 def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     """Resolve files and the run folder; for --resume, the interrupted run's own options."""
     if opt.resume and not opt.evolve:
-        return resume_options(opt.resume, Path(opt.project).parent)
-    opt.data, opt.cfg = check_file(opt.data), check_yaml(opt.cfg) if opt.cfg else ""
+        return resume_options(opt.resume, Path(opt.project).parent, defaults=vars(parse_opt(args=[])))
+    opt.data, opt.cfg = str(Path(check_file(opt.data)).resolve()), check_yaml(opt.cfg) if opt.cfg else ""
     opt.hyp = opt.hyp if isinstance(opt.hyp, dict) else check_yaml(opt.hyp)
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
@@ -491,6 +493,9 @@ def main(opt: argparse.Namespace) -> None:
     device = select_device(opt.device, batch_size=opt.batch_size)
     if LOCAL_RANK != -1:
         device = init_distributed(opt, device)
+        run_dir = [opt.save_dir]  # rank 0's folder: another rank may have counted exp2 once rank 0 made exp
+        dist.broadcast_object_list(run_dir, 0)
+        opt.save_dir = run_dir[0]
     try:
         if opt.evolve:
             evolve(opt, device)

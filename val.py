@@ -58,10 +58,10 @@ def _load_model(weights, device: torch.device, dnn: bool, data, half: bool, batc
     """DetectMultiBackend for any weights format, with the image and batch size it can run at."""
     model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
     imgsz = check_img_size(imgsz, s=model.stride)
-    if not (model.pt or model.jit):
-        batch_size = model.input_shape[0] if model.input_shape else 1
+    if model.input_shape is not None:  # a fixed-shape export runs only at its own batch and image size
+        batch_size = model.input_shape[0]
         LOGGER.info(f"Forcing --batch-size {batch_size} square inference ({batch_size},3,{imgsz},{imgsz}) "
-                    f"for non-PyTorch models")
+                    f"for a fixed-shape exported model")
         model.check_input_size((imgsz, imgsz), batch_size)
     return model, imgsz, batch_size
 
@@ -162,7 +162,8 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         if pt and not single_cls:
             _check_classes(model, nc, weights)
         model.warmup(imgsz=(1 if pt else batch_size, 3, imgsz, imgsz))
-        pad, rect = (0.0, False) if task == "speed" else (0.5, pt)
+        dynamic_shape = pt or (not model.jit and model.input_shape is None)  # TorchScript is traced at one size
+        pad, rect = (0.0, False) if task == "speed" else (0.5, dynamic_shape)
         task = task if task in ("train", "val", "test") else "val"
         if not data.get(task):
             raise UserError(f"--task {task}: the data YAML has no '{task}:' images")

@@ -10,11 +10,14 @@ falls off oneDNN's fast kernels for most of the Ghost model's shapes, so `dynami
 - anything else: timm's grouped form.
 
 Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch.
+In training, `routed_conv2d` runs routing, mixing and convolution as one autograd node whose backward adds the
+routing's input gradient inside the convolution's (a full-size gradient tensor and its sum saved per layer).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import CondConv2d
 from timm.layers.padding import pad_same
@@ -137,3 +140,86 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
     if cc.groups == cc.in_channels == cc.out_channels and is_channels_last(x):
         return _depthwise_channels_last(x, weight, bias, cc)
     return _grouped(x, weight, bias, cc)
+
+
+def _pool(x: torch.Tensor) -> torch.Tensor:
+    return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+
+def _route(pooled: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.sigmoid(F.linear(pooled, weight, bias))
+
+
+def routing_weights(x: torch.Tensor, routing: nn.Linear) -> torch.Tensor:
+    """Each image's expert weights: a sigmoid of a linear map of its channel means."""
+    return _route(_pool(x), routing.weight, routing.bias)
+
+
+def _is_pointwise(cc: CondConv2d) -> bool:
+    return cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0) and cc.stride == (1, 1)
+
+
+def _conv_backward(x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor,
+                   cc: CondConv2d) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(input gradient, per-image kernel gradient (B, -1)) of the per-image convolution; for 1x1 kernels the input
+    gradient is left to the caller, who starts its matmul from the routing's gradient."""
+    b, c, h, w = x.shape
+    if _is_pointwise(cc):
+        g_weight = torch.bmm(grad.reshape(b, cc.out_channels, h * w), x.reshape(b, c, h * w).transpose(1, 2))
+        return None, g_weight.view(b, -1)
+    g_x, g_weight, _ = torch.ops.aten.convolution_backward(
+        grad.reshape(1, b * cc.out_channels, *grad.shape[2:]), x.reshape(1, b * c, h, w),
+        weight.reshape(_kernel_shape(cc, b * cc.out_channels)), None, cc.stride, cc.padding, cc.dilation, False,
+        [0, 0], cc.groups * b, [True, True, False])
+    return g_x.view(b, c, h, w), g_weight.reshape(b, -1)
+
+
+class _RoutedConv(torch.autograd.Function):
+    """Routing, expert mixing and the per-image convolution as one autograd node. The routing's gradient reaches the
+    input as a per-channel constant added inside the convolution's input gradient, instead of as a full-size
+    gradient of the pooling summed with the convolution's."""
+
+    @staticmethod
+    def forward(ctx, x, routing_weight, routing_bias, experts, expert_bias, cc, shift):
+        pooled = _pool(x)
+        r = _route(pooled, routing_weight, routing_bias)
+        ctx.cc = cc
+        ctx.save_for_backward(x, pooled, r, routing_weight, experts, expert_bias)
+        return dynamic_conv2d(x, r, cc, shift)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, pooled, r, routing_weight, experts, expert_bias = ctx.saved_tensors
+        cc = ctx.cc
+        b, c, h, w = x.shape
+        weight = r @ experts
+        g_x, g_weight = _conv_backward(x, weight, grad, cc)
+        g_r = g_weight @ experts.t()
+        g_experts = r.t() @ g_weight
+        g_expert_bias = None
+        if expert_bias is not None:
+            g_bias = grad.sum((2, 3))
+            g_r += g_bias @ expert_bias.t()
+            g_expert_bias = r.t() @ g_bias
+        g_logits = g_r * r * (1 - r)
+        g_pooled = g_logits @ routing_weight / (h * w)
+        if g_x is None:
+            g_x = torch.baddbmm(g_pooled.unsqueeze(-1).expand(b, c, h * w),
+                                weight.view(b, cc.out_channels, c).transpose(1, 2),
+                                grad.reshape(b, cc.out_channels, h * w)).view(b, c, h, w)
+        else:
+            g_x += g_pooled[:, :, None, None]
+        g_routing_bias = g_logits.sum(0) if ctx.needs_input_grad[2] else None
+        return g_x, g_logits.t() @ pooled, g_routing_bias, g_experts, g_expert_bias, None, None
+
+
+def routed_conv2d(x: torch.Tensor, routing: nn.Linear, cc: CondConv2d,
+                  shift: torch.Tensor | None = None) -> torch.Tensor:
+    """DynamicConv's forward: `cc(x, routing_weights(x, routing))` (+ shift), with the one-node backward when
+    gradients are wanted (autograd's own where AMP, export tracing or 'same' padding is involved)."""
+    fused_backward = (torch.is_grad_enabled() and not cc.dynamic_padding and not torch.jit.is_tracing()
+                      and not torch.jit.is_scripting() and not torch.is_autocast_enabled(x.device.type)
+                      and (x.requires_grad or routing.weight.requires_grad or cc.weight.requires_grad))
+    if fused_backward:
+        return _RoutedConv.apply(x, routing.weight, routing.bias, cc.weight, cc.bias, cc, shift)
+    return dynamic_conv2d(x, routing_weights(x, routing), cc, shift)

@@ -27,6 +27,8 @@ def upgrade_modules(model: nn.Module, inplace: bool = True) -> None:
     for m in model.modules():
         if isinstance(m, (nn.Hardswish, nn.LeakyReLU, nn.ReLU, nn.ReLU6, nn.SiLU, Detect, DetectionModel)):
             m.inplace = inplace
+        if isinstance(m, DetectionModel) and not hasattr(m, "nc"):
+            m.nc = m.model[-1].nc
         if isinstance(m, Detect) and not isinstance(m.anchor_grid, list):
             delattr(m, "anchor_grid")
             m.anchor_grid = [torch.zeros(1)] * m.nl

@@ -150,7 +150,8 @@ class DetectionModel(BaseModel):
             LOGGER.info(f"Overriding model.yaml anchors with anchors={anchors}")
             self.yaml["anchors"] = round(anchors)
         self.model, self.save = parse_model(deepcopy(self.yaml), ch=[ch])
-        self.names = {i: str(i) for i in range(self.yaml["nc"])}
+        self.nc = self.yaml["nc"]
+        self.names = {i: str(i) for i in range(self.nc)}
         self.inplace = self.yaml.get("inplace", True)
 
         m = self.model[-1]

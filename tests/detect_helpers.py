@@ -1,4 +1,4 @@
-"""Shared by the detect/export/backend/hub tests: log capture, a test video, and small checkpoints in tmp folders."""
+"""Shared by the detect/export/backend/hub tests: log capture, test videos, writable copies of weights."""
 
 from __future__ import annotations
 
@@ -54,18 +54,6 @@ def copy_weights(src: Path, dst_dir: Path, name: str | None = None) -> Path:
     dst = dst_dir / (name or src.name)
     shutil.copy(src, dst)
     return dst
-
-
-def random_checkpoint(cfg: str, path: Path, seed: int = 0) -> Path:
-    """A YOLOv5-layout checkpoint of a freshly built, randomly initialised model (with COCO-sized head)."""
-    from models.yolo import DetectionModel
-    from utils.checkpoints import save_checkpoint
-
-    torch.manual_seed(seed)
-    model = DetectionModel(cfg).eval()
-    model.names = {i: f"c{i}" for i in range(model.nc)}
-    save_checkpoint({"model": model, "ema": None, "epoch": -1}, path)
-    return path
 
 
 def close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-4) -> bool:

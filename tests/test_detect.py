@@ -48,13 +48,15 @@ def test_labels_crops_csv_and_nosave(yolov5n_pt, bus_jpg, tmp_path):
     assert len(table) == len(rows) and {r["Prediction"] for r in table} == {"person"}
 
 
-def test_onnx_weights_run_through_detect(yolov5n_pt, bus_jpg, tmp_path, logs):
+def test_dynamic_onnx_gives_the_same_lines_as_pytorch(yolov5n_pt, bus_jpg, tmp_path, logs):
     import export
 
     w = copy_weights(yolov5n_pt, tmp_path)
     (f,) = export.run(weights=w, imgsz=(320,), include=("onnx",), dynamic=True)
-    detect.run(weights=f, source=bus_jpg, project=tmp_path, imgsz=(320, 320), nosave=True)
-    assert any(m.startswith(f"image 1/1 {bus_jpg}: 320x320 ") and "person" in m for m in logs)
+    for weights in (w, f):
+        detect.run(weights=weights, source=bus_jpg, project=tmp_path, imgsz=(320, 320), nosave=True)
+    pt_line, onnx_line = (m.rsplit(", ", 1)[0] for m in logs if m.startswith("image 1/1"))
+    assert pt_line == onnx_line and pt_line.startswith(f"image 1/1 {bus_jpg}: 320x256 ") and "person" in pt_line
 
 
 def test_missing_camera_is_a_clear_error_within_seconds(yolov5n_pt, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import onnx
 import pytest
@@ -115,3 +116,24 @@ def test_cli_exit_code_on_user_error(tmp_path, capsys):
         export.main(export.parse_opt(["--weights", str(tmp_path / "missing.pt"), "--include", "onnx"]))
     assert e.value.code == 2
     assert "ERROR:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_OPENVINO or importlib.util.find_spec("nncf") is None, reason="needs openvino and nncf")
+def test_openvino_int8_calibrated_on_data(tmp_path, yolov5n_pt):
+    w = copy_weights(yolov5n_pt, tmp_path)
+    (_, f) = export.run(weights=w, imgsz=(64,), include=("openvino",), int8=True, data="coco8.yaml")
+    m = DetectMultiBackend(f, CPU)
+    assert m.names[0] == "person" and m(torch.rand(1, 3, 64, 64)).shape == (1, 252, 85)
+    assert any(p.suffix == ".bin" and p.stat().st_size < 3e6 for p in Path(f).iterdir())  # int8, not 7 MB fp32
+
+
+def test_optimize_needs_xnnpack(tmp_path, yolov5n_pt):
+    from torch.backends import xnnpack
+
+    w = copy_weights(yolov5n_pt, tmp_path)
+    if not xnnpack.enabled:
+        with pytest.raises(UserError, match="XNNPACK"):
+            export.run(weights=w, imgsz=(64,), include=("torchscript",), optimize=True)
+    else:
+        (f,) = export.run(weights=w, imgsz=(64,), include=("torchscript",), optimize=True)
+        assert Path(f).stat().st_size > 1e6

@@ -53,7 +53,7 @@ def test_target_goes_to_its_cell_and_two_nearest_neighbours(model):
     # on the 16x16 grid the centre is at (4.8, 11.2): own cell (4, 11), right neighbour (5, 11), upper one (4, 10)
     targets = torch.tensor([[1, 2, 0.3, 0.7, 0.1, 0.1]])
     cl = ComputeLoss(model)
-    tcls, tbox, indices, anchors = cl.build_targets(preds, targets)
+    tcls, tbox, indices, _ = cl.build_targets(preds, targets)
     b, a, gj, gi = indices[0]
     cells = {(int(x), int(y)) for x, y in zip(gi, gj)}
     assert cells == {(4, 11), (5, 11), (4, 10)}
@@ -62,6 +62,16 @@ def test_target_goes_to_its_cell_and_two_nearest_neighbours(model):
     assert len(b) == 3 * n_anchors
     assert ((tbox[0][:, :2] > -0.5) & (tbox[0][:, :2] < 1.5)).all()  # reachable by 2 * sigmoid - 0.5
     assert torch.allclose(tbox[0][:, 2:], torch.tensor([1.6, 1.6]).expand(len(b), 2))  # 0.1 * 16 cells
+
+
+def test_no_neighbour_outside_the_grid(model):
+    preds = _preds(model)
+    # (0.32, 15.68) on the 16x16 grid: the nearest neighbours would be the cell to the left and the one below,
+    # both off the grid, so only the target's own cell is used.
+    targets = torch.tensor([[0, 0, 0.02, 0.98, 0.1, 0.1]])
+    _, _, indices, _ = ComputeLoss(model).build_targets(preds, targets)
+    _, _, gj, gi = indices[0]
+    assert {(int(x), int(y)) for x, y in zip(gi, gj)} == {(0, 15)}
 
 
 def test_anchor_ratio_threshold_filters_levels(model):

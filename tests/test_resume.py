@@ -31,8 +31,9 @@ def test_resume_options_come_from_the_run_folder(tmp_path):
     last = tmp_path / "exp/weights/last.pt"
     _touch(last, time.time())
     yaml_save(tmp_path / "exp/opt.yaml", {"epochs": 7, "cfg": "x.yaml", "weights": "yolov5s.pt", "resume": False})
-    opt = resume_options(str(last), tmp_path)
+    opt = resume_options(str(last), tmp_path, defaults={"epochs": 100, "cos_lr": False})
     assert opt.epochs == 7 and opt.cfg == "" and opt.weights == str(last) and opt.resume is True
+    assert opt.cos_lr is False  # an option the old run did not record gets its default
     assert resume_options(True, tmp_path).weights == str(last)
 
 

@@ -66,3 +66,15 @@ def test_progress_row_lines_up_with_header():
     row = progress_row(2, 10, torch.tensor([0.1, 0.2, 0.3]), 17, 640)
     assert len(row) == len(progress_header()) == 77
     assert row.split() == ["2/9", "0G", "0.1", "0.2", "0.3", "17", "640"]
+
+
+def test_real_tensorboard_event_file(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = RunLogger(tmp_path, plots=False)
+    logger.log_epoch(0, _values(0.5))
+    logger.finish()
+    events = EventAccumulator(str(next(tmp_path.glob("events.out.tfevents.*"))))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == set(RESULT_KEYS)

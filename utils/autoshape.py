@@ -91,7 +91,10 @@ class AutoShape(nn.Module):
         arrays, files = zip(*(to_rgb_array(im, i) for i, im in enumerate(items)))
         shape0 = [a.shape[:2] for a in arrays]
         scaled = [[int(y * max(size) / max(s)) for y in s] for s in shape0]
-        shape1 = [make_divisible(x, self.stride) for x in np.array(scaled).max(0)] if self.pt else list(size)
+        fixed = getattr(self.model, "input_shape", None)  # exported for one (B,3,H,W) only
+        shape1 = list(fixed[2:]) if fixed else [make_divisible(x, self.stride) for x in np.array(scaled).max(0)]
+        if fixed:
+            self.model.check_input_size(tuple(shape1), len(items))
         x = np.stack([letterbox(a, shape1, auto=False)[0] for a in arrays]).transpose((0, 3, 1, 2))
         x = torch.from_numpy(np.ascontiguousarray(x)).to(p.device).type_as(p) / 255
         t1 = time_sync()

@@ -20,8 +20,8 @@ def get_latest_run(search_dir: str | Path) -> str:
     return max(last, key=os.path.getctime) if last else ""
 
 
-def resume_options(resume: str | bool, search_dir: str | Path) -> argparse.Namespace:
-    """The options of the run to resume (its opt.yaml), pointed at its last.pt."""
+def resume_options(resume: str | bool, search_dir: str | Path, defaults: dict | None = None) -> argparse.Namespace:
+    """The options of the run to resume (its opt.yaml over the current defaults), pointed at its last.pt."""
     if isinstance(resume, str):
         last = Path(check_file(resume))
     else:
@@ -38,7 +38,7 @@ def resume_options(resume: str | bool, search_dir: str | Path) -> argparse.Names
         options = load_checkpoint(last).get("opt")
         if not isinstance(options, dict):
             raise UserError(f"cannot resume {last}: neither {opt_yaml} nor the checkpoint holds the run's options")
-    opt = argparse.Namespace(**options)
+    opt = argparse.Namespace(**{**(defaults or {}), **options})
     opt.cfg, opt.weights, opt.resume = "", str(last), True
     return opt
 

@@ -238,19 +238,18 @@ class LoadStreams:
 
     def _update(self, i: int, cap: cv2.VideoCapture, source: str) -> None:
         """Keep self.imgs[i] at the newest frame; on a dropped connection show black and try to reconnect."""
-        n = 0
+        n = 1  # the first frame was read at open
         while cap.isOpened() and n < self.frames[i]:
             n += 1
-            cap.grab()
-            if n % self.vid_stride == 0:
+            if not cap.grab():
+                LOGGER.warning(f"WARNING ⚠️ stream {source} unresponsive, please check your camera connection")
+                self.imgs[i] = np.zeros_like(self.imgs[i])
+                cap.open(int(source) if source.isnumeric() else source)
+            elif n % self.vid_stride == 0:
                 ok, im = cap.retrieve()
                 if ok:
                     self.imgs[i] = im
-                else:
-                    LOGGER.warning(f"WARNING ⚠️ stream {source} unresponsive, please check your camera connection")
-                    self.imgs[i] = np.zeros_like(self.imgs[i])
-                    cap.open(int(source) if source.isnumeric() else source)
-            time.sleep(0.0)
+            time.sleep(0.0)  # let the main thread run
         cap.release()
 
     def __iter__(self):
