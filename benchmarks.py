@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
+import os
 import shutil
 from copy import deepcopy
 from dataclasses import dataclass
@@ -108,7 +110,7 @@ Variant = tuple[nn.Module, Callable[[], ContextManager]]
 
 def inference_variants(model: nn.Module) -> dict[str, Variant]:
     """The ways a model can run inference: timm reference (dynamic models only), fast unfused, fast fused."""
-    with quiet():
+    with quiet(), torch.no_grad():
         fused = deepcopy(model).fuse().eval()
     if is_dynamic(model):
         return {"timm reference, unfused": (model, timm_reference), "fast, unfused": (model, contextlib.nullcontext),
@@ -364,7 +366,7 @@ def _weights_copy(weights: str, save_dir: Path, device: torch.device) -> Path:
     if str(weights).endswith((".yaml", ".yml")):
         from utils.checkpoints import save_checkpoint
 
-        model = load_float_model(weights, device)
+        model = load_float_model(weights, device).requires_grad_(False)
         model.nc = model.model[-1].nc  # train.py sets it; val.py checks it against the data
         save_checkpoint({"epoch": -1, "best_fitness": None, "model": deepcopy(model).half(), "ema": None,
                          "updates": None, "optimizer": None}, f)
@@ -384,11 +386,9 @@ def _export_formats(pt_only: bool) -> list[str]:
     if pt_only:
         return []
     formats = ["torchscript", "onnx"]
-    try:
-        import openvino  # noqa: F401
-
+    if importlib.util.find_spec("openvino"):
         formats.append("openvino")
-    except ImportError:
+    else:
         LOGGER.info("export: openvino is not installed, its row is skipped")
     return formats
 
@@ -523,6 +523,9 @@ def settings(opt: argparse.Namespace) -> Settings:
     device = select_device(opt.device)
     if opt.half and device.type == "cpu":
         raise UserError("--half needs a CUDA device, i.e. use --device 0")
+    if opt.clock == "cpu" and os.getenv("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        LOGGER.info("WARNING ⚠️ --clock cpu also counts threads spinning while they wait; "
+                    "set OMP_WAIT_POLICY=PASSIVE for CPU times that mean work done")
     if opt.quick:
         return Settings(imgsz=64, runs=2, threads=opt.threads, clock=opt.clock, device=device, inference_batches=(1, 2),
                         train_batch=2, loader_batch=2, val_imgsz=64, val_images=4, batch_size=opt.batch_size)
@@ -534,7 +537,15 @@ def run(opt: argparse.Namespace) -> dict[str, pd.DataFrame]:
     """Run the chosen sections; print each table and save them all to benchmarks.md; returns them by section."""
     sections = SECTIONS if "all" in opt.section else tuple(x for x in SECTIONS if x in opt.section)
     s = settings(opt)
+    threads = torch.get_num_threads()
     torch.set_num_threads(s.threads)
+    try:
+        return _run_sections(sections, opt, s)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_sections(sections: tuple[str, ...], opt: argparse.Namespace, s: Settings) -> dict[str, pd.DataFrame]:
     save_dir = increment_path(Path(opt.project) / opt.name, exist_ok=opt.exist_ok, mkdir=True)
     weights = [str(w) for w in opt.weights]
     models = load_models(weights, s.device) if {"dynconv", "inference", "train", "memory"} & set(sections) else {}
@@ -542,19 +553,11 @@ def run(opt: argparse.Namespace) -> dict[str, pd.DataFrame]:
     LOGGER.info(f"{colorstr('benchmarks:')} {machine}")
     tables: dict[str, pd.DataFrame] = {}
     report = [f"Machine: {machine}", f"Clock: {s.clock}, median of {s.runs} runs after warm-up", ""]
+    makers = {"dynconv": lambda: bench_dynconv(models, s), "inference": lambda: bench_inference(models, s),
+              "train": lambda: bench_train(models, s), "memory": lambda: bench_memory(weights, models, s),
+              "export": lambda: bench_export(weights, opt, s, save_dir), "loader": lambda: bench_loader(opt, s)}
     for section in sections:
-        if section == "dynconv":
-            df = bench_dynconv(models, s)
-        elif section == "inference":
-            df = bench_inference(models, s)
-        elif section == "train":
-            df = bench_train(models, s)
-        elif section == "memory":
-            df = bench_memory(weights, models, s)
-        elif section == "export":
-            df = bench_export(weights, opt, s, save_dir)
-        else:
-            df = bench_loader(opt, s)
+        df = makers[section]()
         if df is None:
             continue
         tables[section] = df

@@ -436,6 +436,10 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
         raise UserError("either --cfg or --weights must be specified")
+    if opt.epochs < 1:
+        raise UserError(f"--epochs {opt.epochs} trains nothing; give at least 1 epoch")
+    if opt.batch_size < 1 and opt.batch_size != -1:
+        raise UserError(f"--batch-size {opt.batch_size} must be a positive number, or -1 for AutoBatch")
     if opt.evolve:
         if opt.project == str(ROOT / "runs/train"):
             opt.project = str(ROOT / "runs/evolve")

@@ -9,10 +9,9 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from timm.layers import CondConv2d, DropPath, SqueezeExcite
 
-from models.dynamic_kernels import dynamic_conv2d
+from models.dynamic_kernels import routed_conv2d, routing_weights
 from utils.torch_utils import bn_scale_shift, fuse_conv_and_bn
 
 
@@ -200,10 +199,10 @@ class DynamicConv(nn.Module):
         self.register_buffer("shift", None)  # per-channel output shift, set when a BatchNorm is folded in
 
     def routing_weights(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.routing(F.adaptive_avg_pool2d(x, 1).flatten(1)))
+        return routing_weights(x, self.routing)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return dynamic_conv2d(x, self.routing_weights(x), self.cond_conv, self.shift)
+        return routed_conv2d(x, self.routing, self.cond_conv, self.shift)
 
     @torch.no_grad()
     def fuse_bn(self, bn: nn.BatchNorm2d) -> None:

@@ -159,19 +159,37 @@ def _is_pointwise(cc: CondConv2d) -> bool:
     return cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0) and cc.stride == (1, 1)
 
 
-def _conv_backward(x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor,
-                   cc: CondConv2d) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """(input gradient, per-image kernel gradient (B, -1)) of the per-image convolution; for 1x1 kernels the input
-    gradient is left to the caller, who starts its matmul from the routing's gradient."""
+def _is_depthwise_same(cc: CondConv2d) -> bool:
+    """Depth-wise, stride 1, output the size of the input: its input gradient is a convolution with flipped kernels."""
+    same = all(2 * p == d * (k - 1) for p, d, k in zip(cc.padding, cc.dilation, cc.kernel_size))
+    return cc.groups == cc.in_channels == cc.out_channels and cc.stride == (1, 1) and same
+
+
+def _kernel_grad(x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor,
+                 cc: CondConv2d) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(input gradient, or None where `_fused_input_grad` makes it; per-image kernel gradient (B, -1))."""
     b, c, h, w = x.shape
     if _is_pointwise(cc):
         g_weight = torch.bmm(grad.reshape(b, cc.out_channels, h * w), x.reshape(b, c, h * w).transpose(1, 2))
         return None, g_weight.view(b, -1)
+    fused = _is_depthwise_same(cc)
     g_x, g_weight, _ = torch.ops.aten.convolution_backward(
         grad.reshape(1, b * cc.out_channels, *grad.shape[2:]), x.reshape(1, b * c, h, w),
         weight.reshape(_kernel_shape(cc, b * cc.out_channels)), None, cc.stride, cc.padding, cc.dilation, False,
-        [0, 0], cc.groups * b, [True, True, False])
-    return g_x.view(b, c, h, w), g_weight.reshape(b, -1)
+        [0, 0], cc.groups * b, [not fused, True, False])
+    return None if fused else g_x.view(b, c, h, w), g_weight.reshape(b, -1)
+
+
+def _fused_input_grad(grad: torch.Tensor, weight: torch.Tensor, g_pooled: torch.Tensor,
+                      cc: CondConv2d) -> torch.Tensor:
+    """Input gradient of 1x1 and same-size depth-wise kernels, the routing's (B, C) gradient added inside the op."""
+    (b, c), (h, w), o = g_pooled.shape, grad.shape[2:], cc.out_channels
+    if _is_pointwise(cc):
+        return torch.baddbmm(g_pooled.unsqueeze(-1).expand(b, c, h * w), weight.view(b, o, c).transpose(1, 2),
+                             grad.reshape(b, o, h * w)).view(b, c, h, w)
+    kernels = weight.reshape(_kernel_shape(cc, b * o)).flip(-1, -2)
+    return F.conv2d(grad.reshape(1, b * o, h, w), kernels, g_pooled.reshape(-1), 1, cc.padding, cc.dilation,
+                    b * c).view(b, c, h, w)
 
 
 class _RoutedConv(torch.autograd.Function):
@@ -191,9 +209,8 @@ class _RoutedConv(torch.autograd.Function):
     def backward(ctx, grad):
         x, pooled, r, routing_weight, experts, expert_bias = ctx.saved_tensors
         cc = ctx.cc
-        b, c, h, w = x.shape
         weight = r @ experts
-        g_x, g_weight = _conv_backward(x, weight, grad, cc)
+        g_x, g_weight = _kernel_grad(x, weight, grad, cc)
         g_r = g_weight @ experts.t()
         g_experts = r.t() @ g_weight
         g_expert_bias = None
@@ -202,11 +219,9 @@ class _RoutedConv(torch.autograd.Function):
             g_r += g_bias @ expert_bias.t()
             g_expert_bias = r.t() @ g_bias
         g_logits = g_r * r * (1 - r)
-        g_pooled = g_logits @ routing_weight / (h * w)
+        g_pooled = g_logits @ routing_weight / (x.shape[2] * x.shape[3])
         if g_x is None:
-            g_x = torch.baddbmm(g_pooled.unsqueeze(-1).expand(b, c, h * w),
-                                weight.view(b, cc.out_channels, c).transpose(1, 2),
-                                grad.reshape(b, cc.out_channels, h * w)).view(b, c, h, w)
+            g_x = _fused_input_grad(grad, weight, g_pooled, cc)
         else:
             g_x += g_pooled[:, :, None, None]
         g_routing_bias = g_logits.sum(0) if ctx.needs_input_grad[2] else None

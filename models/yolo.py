@@ -40,6 +40,8 @@ class Detect(nn.Module):
 
     def __init__(self, nc: int = 80, anchors: tuple = (), ch: tuple = (), inplace: bool = True):
         super().__init__()
+        if len(anchors) != len(ch):
+            raise ValueError(f"{len(anchors)} anchor levels for {len(ch)} input layers")
         self.nc = nc
         self.no = nc + 5
         self.nl = len(anchors)
@@ -142,6 +144,7 @@ class DetectionModel(BaseModel):
                    if k not in self.yaml]
         if missing:
             raise UserError(f"model config {getattr(self, 'yaml_file', 'dict')} lacks the key(s) {missing}")
+        check_model_config(self.yaml, getattr(self, "yaml_file", "dict"))
         ch = self.yaml["ch"] = self.yaml.get("ch", ch)
         if nc and nc != self.yaml["nc"]:
             LOGGER.info(f"Overriding model.yaml nc={self.yaml['nc']} with nc={nc}")
@@ -154,16 +157,21 @@ class DetectionModel(BaseModel):
         self.names = {i: str(i) for i in range(self.nc)}
         self.inplace = self.yaml.get("inplace", True)
 
-        m = self.model[-1]
-        if isinstance(m, Detect):
-            s = 256  # a dummy image size that every stride divides
-            m.inplace = self.inplace
+        m = self.model[-1] if len(self.model) else None
+        name = getattr(self, "yaml_file", "dict")
+        if not isinstance(m, Detect):
+            raise UserError(f"model config {name}: the last layer must be Detect")
+        s = 256  # a dummy image size that every stride divides
+        m.inplace = self.inplace
+        try:
             with torch.no_grad():
                 m.stride = torch.tensor([s / x.shape[-2] for x in self.forward(torch.zeros(1, ch, s, s))])
-            check_anchor_order(m)
-            m.anchors /= m.stride.view(-1, 1, 1)
-            self.stride = m.stride
-            self._initialize_biases()
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            raise UserError(f"model config {name} builds but cannot run an image: {str(e).splitlines()[0]}") from None
+        check_anchor_order(m)
+        m.anchors /= m.stride.view(-1, 1, 1)
+        self.stride = m.stride
+        self._initialize_biases()
         initialize_weights(self)
         self.info()
         LOGGER.info("")
@@ -269,6 +277,70 @@ def parse_activation(text: str) -> nn.Module:
     return cls(*args)
 
 
+def _positive(x, kind: type | tuple = (int, float)) -> bool:
+    """x is a number of the given kind (bool excluded) above zero."""
+    return isinstance(x, kind) and not isinstance(x, bool) and x > 0
+
+
+def _valid_anchors(anchors) -> bool:
+    """A count of anchors per level, or one list of w,h pairs per level, all levels of the same length."""
+    if _positive(anchors, int):
+        return True
+    return isinstance(anchors, list) and bool(anchors) and all(
+        isinstance(a, list) and a and len(a) % 2 == 0 and len(a) == len(anchors[0]) and all(_positive(v) for v in a)
+        for a in anchors)
+
+
+def check_model_config(d: dict, name: str) -> None:
+    """The top-level values of a model YAML have the right types, so a typo is reported rather than a traceback."""
+    problems = []
+    if not _positive(d["nc"], int):
+        problems.append(f"nc must be a positive integer, got {d['nc']!r}")
+    problems += [f"{k} must be a positive number, got {d[k]!r}" for k in ("depth_multiple", "width_multiple")
+                 if not _positive(d[k])]
+    if not _valid_anchors(d["anchors"]):
+        problems.append(f"anchors must be a count or lists of w,h pairs of the same length, got {d['anchors']!r}")
+    problems += [f"{k} must be a list of layers" for k in ("backbone", "head") if not isinstance(d[k], list)]
+    if not _positive(d.get("ch", 3), int):
+        problems.append(f"ch must be a positive integer, got {d['ch']!r}")
+    if problems:
+        raise UserError(f"model config {name}: {'; '.join(problems)}")
+
+
+def _build_layer(i: int, layer: list, ch: list[int], c2: int, symbols: dict, gd: float, gw: float,
+                 no: int) -> tuple[nn.Module, type, list, int, int]:
+    """One [from, number, module, args] row: (module, its class, args used, repeats shown, out channels)."""
+    f, n, m, args = layer
+    m = _resolve_module(m, i)
+    if not _positive(n, int):
+        raise UserError(f"model YAML layer {i}: number of repeats must be a positive integer, got {n!r}")
+    args = [_resolve_arg(a, symbols) for a in (args or [])]
+    n = n_ = max(round(n * gd), 1) if n > 1 else n
+    if m in CHANNEL_MODULES:
+        c1, c2 = ch[f], args[0]
+        if c2 != no:
+            c2 = make_divisible(c2 * gw, 8)
+        args = [c1, c2, *args[1:]]
+        if m in REPEAT_MODULES:
+            args.insert(2, n)
+            n = 1
+    elif m is nn.BatchNorm2d:
+        args = [ch[f]]
+    elif m is Concat:
+        c2 = sum(ch[x] for x in f)
+    elif m is Detect:
+        args.append([ch[x] for x in f])
+        if isinstance(args[1], int):
+            args[1] = [list(range(args[1] * 2))] * len(f)
+    else:
+        c2 = ch[f]
+    try:
+        m_ = nn.Sequential(*(m(*args) for _ in range(n))) if n > 1 else m(*args)
+    except (TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise UserError(f"model YAML layer {i}: cannot build {m.__name__} with arguments {args}: {e}") from None
+    return m_, m, args, n_, c2
+
+
 def parse_model(d: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
     """Build the layers of a model YAML dict; return them and the indices of outputs later layers read."""
     LOGGER.info(f"\n{'':>3}{'from':>18}{'n':>3}{'params':>10}  {'module':<40}{'arguments':<30}")
@@ -284,32 +356,11 @@ def parse_model(d: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
     for i, layer in enumerate(d["backbone"] + d["head"]):
         if not (isinstance(layer, (list, tuple)) and len(layer) == 4):
             raise UserError(f"model YAML layer {i}: expected [from, number, module, args], got {layer}")
-        f, n, m, args = layer
-        m = _resolve_module(m, i)
-        args = [_resolve_arg(a, symbols) for a in (args or [])]
-        n = n_ = max(round(n * gd), 1) if n > 1 else n
-        if m in CHANNEL_MODULES:
-            c1, c2 = ch[f], args[0]
-            if c2 != no:
-                c2 = make_divisible(c2 * gw, 8)
-            args = [c1, c2, *args[1:]]
-            if m in REPEAT_MODULES:
-                args.insert(2, n)
-                n = 1
-        elif m is nn.BatchNorm2d:
-            args = [ch[f]]
-        elif m is Concat:
-            c2 = sum(ch[x] for x in f)
-        elif m is Detect:
-            args.append([ch[x] for x in f])
-            if isinstance(args[1], int):
-                args[1] = [list(range(args[1] * 2))] * len(f)
-        else:
-            c2 = ch[f]
         try:
-            m_ = nn.Sequential(*(m(*args) for _ in range(n))) if n > 1 else m(*args)
-        except (TypeError, ValueError, IndexError) as e:
-            raise UserError(f"model YAML layer {i}: cannot build {m.__name__} with arguments {args}: {e}") from None
+            m_, m, args, n_, c2 = _build_layer(i, layer, ch, c2, symbols, gd, gw, no)
+        except (TypeError, ValueError, IndexError, KeyError) as e:
+            raise UserError(f"model YAML layer {i} {layer}: {type(e).__name__}: {e}") from None
+        f = layer[0]
         t = f"{m.__module__}.{m.__name__}".replace("__main__.", "")
         n_params = sum(x.numel() for x in m_.parameters())
         m_.i, m_.f, m_.type, m_.np = i, f, t, n_params

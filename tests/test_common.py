@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 
 from models.common import (C3, SPP, SPPF, C3_GhostModule, C3Ghost, Conv, DynamicConv, DynamicConvBnAct,
-                           DynamicGhostBottleneck, Focus, GhostBottleneck, GhostConv, GhostModule, dynamic_conv2d,
-                           fuse_module)
+                           DynamicGhostBottleneck, Focus, GhostBottleneck, GhostConv, GhostModule, fuse_module)
+from models.dynamic_kernels import _RoutedConv, dynamic_conv2d
 
 
 def _reference(dc: DynamicConv, x: torch.Tensor) -> torch.Tensor:
@@ -26,6 +26,7 @@ CASES = {  # name: (in, out, kernel, stride, padding, groups, bias, batch)
     "strided-3x3": (8, 16, 3, 2, 1, 1, False, 2),
     "batch-1": (8, 16, 3, 1, 1, 1, True, 1),
     "same-padding": (8, 8, 3, 2, "same", 1, False, 2),
+    "batch-1-depthwise": (8, 8, 3, 1, 1, 8, False, 1),
 }
 
 
@@ -55,6 +56,64 @@ def test_dynamic_conv_traced_path_is_batch_agnostic(name):
     x = torch.randn(3, cin, 13, 11)
     with torch.no_grad():
         assert torch.allclose(traced(x), _reference(dc, x), atol=1e-5, rtol=1e-5)
+
+
+GRADCHECK_CASES = {  # name: (in, out, kernel, stride, padding, dilation, groups, bias, batch)
+    "1x1": (4, 6, 1, 1, 0, 1, 1, False, 3),
+    "1x1-bias": (4, 6, 1, 1, 0, 1, 1, True, 2),
+    "1x1-strided": (4, 6, 1, 2, 0, 1, 1, False, 2),
+    "depthwise": (4, 4, 3, 1, 1, 1, 4, False, 3),
+    "depthwise-dilated": (4, 4, 3, 1, 2, 2, 4, True, 2),
+    "depthwise-strided": (4, 4, 3, 2, 1, 1, 4, False, 2),
+    "grouped": (4, 6, 3, 1, 1, 1, 2, True, 2),
+    "batch-1": (4, 6, 3, 1, 1, 1, 1, True, 1),
+}
+
+
+@pytest.mark.parametrize("name", GRADCHECK_CASES)
+def test_dynamic_conv_fused_backward_gradcheck(name):
+    """The hand-written backward of routing + mixing + convolution against numerical gradients, in float64."""
+    cin, cout, k, s, p, d, g, bias, b = GRADCHECK_CASES[name]
+    torch.manual_seed(0)
+    dc = DynamicConv(cin, cout, k, s, p, d, groups=g, bias=bias, num_experts=2).double()
+    x = torch.randn(b, cin, 6, 5, dtype=torch.float64, requires_grad=True)
+    inputs = (x, dc.routing.weight, dc.routing.bias, dc.cond_conv.weight) + ((dc.cond_conv.bias,) if bias else ())
+
+    def f(x, routing_weight, routing_bias, experts, expert_bias=None):
+        return _RoutedConv.apply(x, routing_weight, routing_bias, experts, expert_bias, dc.cond_conv, None)
+
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["1x1", "depthwise", "grouped", "batch-1", "batch-1-depthwise"])
+def test_dynamic_conv_channels_last_matches_timm(name):
+    """Channels-last inputs take their own paths; values and gradients still equal timm's, layout is kept."""
+    cin, cout, k, s, p, g, bias, b = CASES[name]
+    torch.manual_seed(0)
+    dc = DynamicConv(cin, cout, k, s, p, groups=g, bias=bias)
+    x = torch.randn(b, cin, 13, 11).contiguous(memory_format=torch.channels_last).requires_grad_()
+    y_fast = dc(x)
+    grads_fast = torch.autograd.grad(y_fast.square().sum(), [x, *dc.parameters()])
+    y_ref = _reference(dc, x)
+    grads_ref = torch.autograd.grad(y_ref.square().sum(), [x, *dc.parameters()])
+    assert torch.allclose(y_fast, y_ref, atol=1e-5, rtol=1e-5)
+    for gf, gr in zip(grads_fast, grads_ref):
+        assert torch.allclose(gf, gr, atol=1e-4, rtol=1e-4)
+    if k == 1 or g == cin:
+        assert y_fast.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_dynamic_conv_autocast_falls_back_to_autograd():
+    """Under autocast (AMP) the layer runs on autograd's own backward and still trains."""
+    torch.manual_seed(0)
+    dc = DynamicConv(8, 8, 3, 1, 1, groups=8)
+    x = torch.randn(2, 8, 9, 9, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = dc(x)
+    y.float().square().sum().backward()
+    assert y.dtype == torch.bfloat16 and x.grad is not None and dc.cond_conv.weight.grad is not None
+    with torch.no_grad():
+        assert torch.allclose(y.float(), _reference(dc, x), atol=0.1, rtol=0.05)
 
 
 def test_dynamic_conv_state_dict_is_timm_layout():

@@ -7,15 +7,17 @@ load with `weights_only=True` and allow exactly the classes a detection model is
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import pathlib
 import pickle
 import re
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 import torch.nn as nn
 
@@ -75,18 +77,27 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporary files that a killed save of this checkpoint left behind (their writer no longer runs)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if not (pid.isdigit() and psutil.pid_exists(int(pid))):
+            tmp.unlink(missing_ok=True)
+
+
 def save_checkpoint(ckpt: dict, path: str | Path) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then rename: a kill never leaves half a file."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temps(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # umask permissions, as torch.save
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             torch.save(ckpt, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -8,13 +8,15 @@ folder beside the repository, where YOLOv5 keeps its datasets.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import zipfile
 from pathlib import Path
 
+from utils.download_script import run_download_script
 from utils.downloads import safe_download
 from utils.errors import UserError
-from utils.files import check_file, yaml_load
+from utils.files import ROOT, check_file, yaml_load
 from utils.logger import LOGGER, colorstr
 
 SPLITS = ("train", "val", "test")
@@ -80,22 +82,32 @@ def download_and_unzip(urls: str | list[str], folder: str | Path) -> None:
             f.unlink()
 
 
+def _shipped_script(command: str, source: str) -> Path:
+    """The script of a `bash data/scripts/x.sh` download line; scripts from anywhere else are refused."""
+    try:
+        parts = shlex.split(command)
+    except ValueError:  # unbalanced quotes
+        parts = []
+    scripts = (ROOT / "data" / "scripts").resolve()
+    script = (ROOT / parts[1]).resolve() if len(parts) == 2 else None
+    if script is None or not script.is_relative_to(scripts) or not script.is_file():
+        raise UserError(f"{source}: 'download: {command}' was not run; only `bash <script>` with a script shipped in "
+                        f"{scripts} is (a command in a data YAML could do anything)")
+    return script
+
+
 def _run_download(d: dict, root: Path, source: str) -> None:
-    """Run the YAML's `download`: a URL (zip unpacked beside `path`), `bash script.sh`, or Python code."""
+    """Do the YAML's `download`: a URL (zip unpacked beside `path`), a shipped bash script, or a download script."""
     s = str(d["download"]).strip()
     if s.startswith(("http://", "https://")):
         download_and_unzip(s, root.parent)
     elif s.startswith("bash "):
-        LOGGER.info(f"Running {s} ...")
-        if subprocess.run(s, shell=True).returncode:
+        script = _shipped_script(s, source)
+        LOGGER.info(f"Running bash {script} ...")
+        if subprocess.run(["bash", str(script)], cwd=ROOT).returncode:
             raise UserError(f"{source}: download script '{s}' failed")
-    else:  # YOLOv5's Python form; it sees the data dict as `yaml` and a download(urls, folder) helper
-        try:
-            exec(s, {"yaml": d, "download": download_and_unzip, "Path": Path})
-        except UserError:
-            raise
-        except Exception as e:
-            raise UserError(f"{source}: the 'download' script failed ({type(e).__name__}: {e})") from None
+    else:  # YOLOv5's Python form, interpreted (never exec'd): it sees the data dict as `yaml`
+        run_download_script(s, d, download_and_unzip, source)
 
 
 def _download_dataset(d: dict, root: Path, missing: list[str], source: str) -> None:

@@ -1,0 +1,187 @@
+"""Faults during training: SIGKILL at seeded moments (one inside a checkpoint save) then --resume, Ctrl-C,
+non-finite losses, and a long run's memory and file handles. Nothing written may be lost or left half-written."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+import train as train_module
+from tests.fault_helpers import TrainProcess, coco8_yaml, tiny_train_args
+from utils.checkpoints import load_checkpoint
+from utils.errors import UserError, exit_on_user_error
+from utils.loss import ComputeLoss
+
+SEED = 20261128  # picks the kill moments; any seed must pass
+EPOCHS = 5
+BATCHES = 2  # 4 coco8 training images in batches of 2
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_globals():
+    """train.py asks for deterministic algorithms, as YOLOv5 does; other tests should not inherit that."""
+    yield
+    torch.use_deterministic_algorithms(False)
+
+
+def _epochs(run_dir: Path) -> list[int]:
+    return pd.read_csv(run_dir / "results.csv", skipinitialspace=True)["epoch"].tolist()
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point())
+
+
+def _temporary_files(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in run_dir.rglob("*.tmp"))
+
+
+def _survivor(run_dir: Path) -> int:
+    """What a killed run left: every checkpoint loads with finite weights and results.csv lists each epoch once.
+
+    Returns the epoch --resume starts from."""
+    ckpt = load_checkpoint(run_dir / "weights" / "last.pt")
+    assert ckpt["optimizer"] is not None and _finite(ckpt["model"]) and _finite(ckpt["ema"])
+    best = load_checkpoint(run_dir / "weights" / "best.pt")
+    assert 0 <= best["epoch"] <= ckpt["epoch"] and _finite(best["model"])
+    epochs = _epochs(run_dir)
+    assert epochs == list(range(len(epochs))) and len(epochs) in (ckpt["epoch"] + 1, ckpt["epoch"] + 2)
+    return ckpt["epoch"] + 1
+
+
+def test_sigkill_at_seeded_moments_then_resume_trains_every_epoch_once(tmp_path):
+    rng = random.Random(SEED)
+    data, runs, logs = coco8_yaml(tmp_path), tmp_path / "runs", tmp_path / "logs"
+    run_dir, last = runs / "exp", runs / "exp" / "weights" / "last.pt"
+
+    # 1: an unannounced moment, a random delay after a random batch of epoch 1 began
+    run = TrainProcess(logs, tiny_train_args(data, runs, EPOCHS), tag="fresh")
+    run.wait_for("batch", "1", str(rng.randrange(BATCHES)))
+    time.sleep(rng.uniform(0.0, 0.3))
+    run.signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL
+    start = _survivor(run_dir)
+    assert 1 <= start < EPOCHS - 1
+
+    # 2: in the middle of a random batch of the first resumed epoch
+    run = TrainProcess(logs, ["--resume", str(last)], pause=f"batch:{start}:{rng.randrange(BATCHES)}", tag="kill2")
+    run.wait_for("paused")
+    run.signal(signal.SIGKILL)
+    run.wait()
+    assert _survivor(run_dir) == start
+
+    # 3: inside the save of last.pt, its temporary file written and not yet renamed
+    run = TrainProcess(logs, ["--resume", str(last)], pause=f"save:last.pt:{start}", tag="kill3")
+    run.wait_for("paused")
+    run.signal(signal.SIGKILL)
+    run.wait()
+    assert any(n.startswith(".last.pt.") for n in _temporary_files(run_dir))  # the kill did land mid-save
+    assert _survivor(run_dir) == start  # the previous last.pt is whole
+    assert _epochs(run_dir)[-1] == start  # the epoch in flight was logged before its save; resume replaces it
+
+    run = TrainProcess(logs, ["--resume", str(last)], tag="finish")
+    assert run.wait() == 0, run.output()
+    assert _epochs(run_dir) == list(range(EPOCHS))
+    assert f"Resuming training from {last} from epoch {start} to {EPOCHS} total epochs" in run.output()
+    final, best = load_checkpoint(last), load_checkpoint(run_dir / "weights" / "best.pt")
+    assert final["epoch"] == -1 and _finite(final["model"]) and _finite(best["model"])
+    assert _temporary_files(run_dir) == []  # the next save removed what the killed one left
+
+
+@pytest.mark.parametrize("moment", ["batch:1:1", "save:last.pt:1"])
+def test_ctrl_c_exits_promptly_and_leaves_only_whole_files(tmp_path, moment):
+    data, runs = coco8_yaml(tmp_path), tmp_path / "runs"
+    run = TrainProcess(tmp_path / "logs", tiny_train_args(data, runs, EPOCHS, "--workers", "2"), pause=moment)
+    run.wait_for("paused")
+    run.signal(signal.SIGINT)
+    code = run.wait(timeout=60)
+    assert code in (-signal.SIGINT, 128 + signal.SIGINT), run.output()
+    assert "KeyboardInterrupt" in run.output()
+    run_dir = runs / "exp"
+    assert _temporary_files(run_dir) == []
+    assert load_checkpoint(run_dir / "weights" / "last.pt")["epoch"] == 0
+    assert _survivor(run_dir) == 1
+
+
+def _tiny_opts(data: Path, project: Path, **kwargs) -> dict:
+    return {"data": str(data), "cfg": "yolov5n.yaml", "weights": "", "imgsz": 64, "batch_size": 2, "workers": 0,
+            "noplots": True, "project": str(project), "name": "exp", **kwargs}
+
+
+def test_loss_turning_nan_stops_naming_epoch_and_batch_and_keeps_finite_checkpoints(tmp_path, monkeypatch):
+    data = coco8_yaml(tmp_path)
+    poisoned = {"from_epoch": 1, "epoch": 0}
+    original_epoch, original_loss = train_module.Trainer.train_epoch, ComputeLoss.__call__
+
+    def tracking_epoch(self, epoch, nb):
+        poisoned["epoch"] = epoch
+        return original_epoch(self, epoch, nb)
+
+    def loss(self, preds, targets):
+        value, items = original_loss(self, preds, targets)
+        if poisoned["epoch"] >= poisoned["from_epoch"]:
+            return value * float("nan"), items * float("nan")
+        return value, items
+
+    monkeypatch.setattr(train_module.Trainer, "train_epoch", tracking_epoch)
+    monkeypatch.setattr(ComputeLoss, "__call__", loss)
+    with pytest.raises(UserError, match=r"non-finite loss/gradients at epoch 1, batch 0"):
+        train_module.run(**_tiny_opts(data, tmp_path, epochs=3))
+    run_dir = tmp_path / "exp"
+    assert _epochs(run_dir) == [0]
+    for name in ("last.pt", "best.pt"):
+        ckpt = load_checkpoint(run_dir / "weights" / name)
+        assert ckpt["epoch"] == 0 and _finite(ckpt["model"]) and _finite(ckpt["ema"]), name
+
+
+def test_amp_skips_the_step_of_a_non_finite_loss():
+    """With AMP the GradScaler skips an inf/NaN step and training goes on, counting the skipped steps."""
+    trainer = train_module.Trainer.__new__(train_module.Trainer)
+    model = torch.nn.Linear(3, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer.model, trainer.amp, trainer.ema, trainer.skipped_steps = model, True, None, 0
+    trainer.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer.scaler = torch.amp.GradScaler("cpu", enabled=True)
+    trainer.scaler.scale((model(torch.ones(2, 3)) * float("inf")).sum()).backward()
+    trainer.optimizer_step(epoch=4, i=7)
+    assert trainer.skipped_steps == 1
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    trainer.scaler.scale(model(torch.ones(2, 3)).sum()).backward()
+    trainer.optimizer_step(epoch=4, i=8)
+    assert trainer.skipped_steps == 1 and not torch.equal(before["weight"], model.weight)
+
+
+def test_long_run_memory_and_file_handles_stay_flat(tmp_path):
+    """RSS after the 8th epoch within 10% of after the 2nd; no file handles or loader workers pile up."""
+    data, runs = coco8_yaml(tmp_path), tmp_path / "runs"
+    run = TrainProcess(tmp_path / "logs", tiny_train_args(data, runs, 8, "--workers", "2"), tag="long")
+    assert run.wait() == 0, run.output()
+    ends = {int(e[1]): [int(x) for x in e[2:]] for e in run.lines() if e[0] == "epoch_end"}
+    assert sorted(ends) == list(range(8))
+    (rss2, fds2, kids2), (rss8, fds8, kids8) = ends[1], ends[7]
+    assert rss8 <= 1.10 * rss2, f"RSS grew from {rss2 / 2**20:.0f} MiB to {rss8 / 2**20:.0f} MiB"
+    assert fds8 <= fds2 and kids8 <= kids2, ends
+
+
+def test_truncated_last_pt_on_resume_is_one_clear_line(tmp_path, capsys):
+    """A last.pt cut short (say, by a full disk) is named in one line, no traceback, and left as it was."""
+    run_dir = tmp_path / "exp"
+    (run_dir / "weights").mkdir(parents=True)
+    opts = vars(train_module.parse_opt(args=tiny_train_args(coco8_yaml(tmp_path), tmp_path, 2)))
+    (run_dir / "opt.yaml").write_text(yaml.safe_dump({**opts, "save_dir": str(run_dir)}))
+    last = run_dir / "weights" / "last.pt"
+    cut = b"PK\x03\x04" + bytes(100)  # the start of a zip, then nothing
+    last.write_bytes(cut)
+    with pytest.raises(SystemExit) as e:
+        exit_on_user_error(train_module.main)(argparse.Namespace(**{**opts, "resume": str(last)}))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and str(last) in err and "Traceback" not in err
+    assert last.read_bytes() == cut
