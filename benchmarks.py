@@ -124,10 +124,7 @@ def train_variants(model: nn.Module) -> dict[str, Callable[[], ContextManager]]:
 
 
 def load_models(weights: list[str], device: torch.device) -> dict[str, nn.Module]:
-    models = {}
-    for w in weights:
-        models[Path(w).stem] = load_float_model(w, device)
-    return models
+    return {Path(w).stem: load_float_model(w, device) for w in weights}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -219,7 +216,8 @@ def _predictions(model: nn.Module, ctx: Callable[[], ContextManager], x: torch.T
 
 
 def bench_inference(models: dict[str, nn.Module], s: Settings) -> pd.DataFrame:
-    """ms/image of every model variant at each inference batch size; dynamic models compared with their reference."""
+    """ms/image of every model variant at each inference batch size, and the largest difference of its predictions
+    from the model's first variant (boxes as fractions of the image size, confidences as they are)."""
     variants = {(name, v): pair for name, m in models.items() for v, pair in inference_variants(m).items()}
     rows = {key: {"model": key[0], "variant": key[1]} for key in variants}
     for b in s.inference_batches:
@@ -231,11 +229,13 @@ def bench_inference(models: dict[str, nn.Module], s: Settings) -> pd.DataFrame:
             ref = t.get((key[0], "timm reference, unfused"))
             rows[key][f"b{b} x vs ref"] = ref / t[key] if ref else float("nan")
     x = torch.rand(s.inference_batches[-1], 3, s.imgsz, s.imgsz, device=s.device)
+    scale = torch.tensor([s.imgsz] * 4 + [1] * (max(m.model[-1].no for m in models.values()) - 4), device=s.device)
     for name, m in models.items():
         first = next(k for k in variants if k[0] == name)
         y0 = _predictions(*variants[first], x)
         for key in (k for k in variants if k[0] == name):
-            rows[key]["max |diff|"] = (_predictions(*variants[key], x) - y0).abs().max().item()
+            diff = (_predictions(*variants[key], x) - y0).abs() / scale[:y0.shape[-1]]
+            rows[key]["max |diff|"] = diff.max().item()
     return pd.DataFrame(list(rows.values()))
 
 
@@ -511,7 +511,7 @@ def markdown(df: pd.DataFrame) -> str:
 
 TITLES = {
     "dynconv": "DynamicConv layers alone, batch {train_batch} at {imgsz} (timm's CondConv2d forward vs fast path)",
-    "inference": "Model inference at {imgsz}, ms/image",
+    "inference": "Model inference at {imgsz}, ms/image (max |diff|: boxes / image size, confidences)",
     "train": "Training step at {imgsz} (forward + loss + backward + SGD), ms/image",
     "memory": "Peak memory, one fresh process per figure ({imgsz})",
     "export": "Export backends at {val_imgsz}, batch {batch_size} (mAP50-95 on the first {val_images} val images)",

@@ -1,17 +1,19 @@
 """Per-image convolutions for DynamicConv: timm's CondConv2d arithmetic, each layer shape on its fastest exact path.
 
 timm runs every image's mixed kernel as one grouped convolution over the batch folded into channels. On CPU that
-falls off oneDNN's fast kernels for most of the Ghost model's shapes, so `dynamic_conv2d` picks, by the rules below
-(measured with benchmarks.py --section dynconv on 2 CPU threads):
+falls off oneDNN's fast kernels for several of the Ghost model's shapes. The rules of `dynamic_conv2d`, chosen by
+timing the alternatives on 2 CPU threads at the Ghost model's shapes (640 px, batch 1, 8 and 16, fwd and fwd+bwd):
 
 - 1x1 kernels: a batched matmul, in the input's memory layout (NCHW or channels-last);
-- batch 1: a plain convolution, depth-wise ones in channels-last (oneDNN's NCHW depth-wise kernel is slow);
+- batch 1: a plain convolution, depth-wise ones in channels-last (oneDNN's NCHW depth-wise kernel is 3-8x slower);
 - depth-wise kernels of channels-last inputs: the batch folded into channels inside the channels-last layout;
-- anything else: timm's grouped form.
+- anything else, NCHW depth-wise included: timm's grouped form (as fast as a channels-last round trip; shifted
+  slices were 3-5x and a per-image loop 2x slower).
 
 Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch.
-In training, `routed_conv2d` runs routing, mixing and convolution as one autograd node whose backward adds the
-routing's input gradient inside the convolution's (a full-size gradient tensor and its sum saved per layer).
+For training, `routed_conv2d` makes routing, mixing and convolution one autograd node: the routing's gradient joins
+the input gradient inside the convolution's backward, instead of as a full-size tensor added to it afterwards.
+benchmarks.py --section dynconv times the result against timm's forward.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def letterbox(im: np.ndarray, new_shape: int | tuple[int, int] = 640, color: tup
     if not scaleup:  # only shrink: validation images are never blown up
         r = min(r, 1.0)
     ratio = r, r
-    new_unpad = int(round(shape[1] * r)), int(round(shape[0] * r))
+    new_unpad = max(int(round(shape[1] * r)), 1), max(int(round(shape[0] * r)), 1)  # a 10000x50 image keeps a row
     dw, dh = new_shape[1] - new_unpad[0], new_shape[0] - new_unpad[1]
     if auto:
         dw, dh = np.mod(dw, stride), np.mod(dh, stride)

@@ -1,4 +1,4 @@
-"""Fair timings and peak memory for benchmarks.py: sides of a comparison take turns, memory is read per fresh process."""
+"""Fair timings and peak memory for benchmarks.py: comparisons take turns, memory is read per fresh process."""
 
 from __future__ import annotations
 

@@ -66,7 +66,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if offending:
             raise UserError(f"refusing to load {path}: it pickles '{offending.group(1)}', which is not a model class "
                             "this project trusts; nothing in the file was executed") from None
-        raise UserError(f"{path} is not a valid PyTorch checkpoint (corrupt or not a .pt file): {e}") from None
+        detail = re.search(r"WeightsUnpickler error: *\n*(.+)", str(e))  # torch's own text around it is advice
+        raise UserError(f"{path} is not a valid PyTorch checkpoint (corrupt or not a .pt file): "
+                        f"{detail.group(1).strip() if detail else str(e).splitlines()[0]}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError, TypeError) as e:
         raise UserError(f"{path} is not a valid PyTorch checkpoint (truncated or corrupt): "
                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
