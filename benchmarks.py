@@ -183,7 +183,7 @@ def _dynconv_row(layer: DynamicConv, shape: tuple, count: int, batch: int, s: Se
                     s.runs, clock=s.clock)
         row.update({f"{name} timm ms": t["timm"] * 1e3, f"{name} fast ms": t["fast"] * 1e3,
                     f"{name} x": t["timm"] / t["fast"]})
-    row["out max |diff|"] = (ref[0] - fast[0]).abs().max().item()
+    row["out max abs diff"] = (ref[0] - fast[0]).abs().max().item()
     row["grad max rel diff"] = max(((a - b).abs().max() / a.abs().max()).item() for a, b in zip(ref[1:], fast[1:]))
     return row
 
@@ -198,7 +198,7 @@ def bench_dynconv(models: dict[str, nn.Module], s: Settings) -> pd.DataFrame | N
                                                                                           s.device)]
     df = pd.DataFrame(rows)
     total = {"layer": f"total ({name}, all layers)", "n": int(df["n"].sum()),
-             "out max |diff|": df["out max |diff|"].max(), "grad max rel diff": df["grad max rel diff"].max()}
+             "out max abs diff": df["out max abs diff"].max(), "grad max rel diff": df["grad max rel diff"].max()}
     for p in ("fwd", "fwd+bwd"):
         total[f"{p} timm ms"] = (df[f"{p} timm ms"] * df["n"]).sum()
         total[f"{p} fast ms"] = (df[f"{p} fast ms"] * df["n"]).sum()
@@ -235,7 +235,7 @@ def bench_inference(models: dict[str, nn.Module], s: Settings) -> pd.DataFrame:
         y0 = _predictions(*variants[first], x)
         for key in (k for k in variants if k[0] == name):
             diff = (_predictions(*variants[key], x) - y0).abs() / scale[:y0.shape[-1]]
-            rows[key]["max |diff|"] = diff.max().item()
+            rows[key]["max abs diff"] = diff.max().item()
     return pd.DataFrame(list(rows.values()))
 
 
@@ -288,13 +288,13 @@ def bench_train(models: dict[str, nn.Module], s: Settings) -> pd.DataFrame:
         first = next(iter(items.values()))
         for v, step in sides.items():
             steps[(name, v)] = lambda step=step, imgs=imgs, targets=targets: step(imgs, targets)
-            rows.append({"model": name, "variant": v, "loss |diff|": (items[v] - first).abs().max().item()})
+            rows.append({"model": name, "variant": v, "loss abs diff": (items[v] - first).abs().max().item()})
     t = measure(steps, s.runs, clock=s.clock)
     for row, key in zip(rows, steps):
         row[f"b{s.train_batch} ms/img"] = t[key] / s.train_batch * 1e3
         ref = t.get((key[0], "timm reference"))
         row["x vs ref"] = ref / t[key] if ref else float("nan")
-    return pd.DataFrame(rows)[["model", "variant", f"b{s.train_batch} ms/img", "x vs ref", "loss |diff|"]]
+    return pd.DataFrame(rows)[["model", "variant", f"b{s.train_batch} ms/img", "x vs ref", "loss abs diff"]]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -477,7 +477,8 @@ def bench_loader(opt: argparse.Namespace, s: Settings) -> pd.DataFrame:
     from utils.dataloaders import create_dataloader
 
     hyp = yaml_load(HYP)
-    train = check_dataset(opt.data)["train"]
+    data = check_dataset(opt.data)
+    train = data["train"]
     with quiet():
         loader, _ = create_dataloader(train, s.imgsz, s.loader_batch, 32, hyp=hyp, augment=True, workers=opt.workers,
                                       shuffle=True, prefix=colorstr("loader: "))
@@ -488,7 +489,8 @@ def bench_loader(opt: argparse.Namespace, s: Settings) -> pd.DataFrame:
         images += imgs.shape[0]
         peak = max(peak, _loader_memory_mb(me))
     seconds = time_sync() - t0
-    return pd.DataFrame([{"data": str(train), "images": images, "imgsz": s.imgsz, "batch": s.loader_batch,
+    name = os.path.relpath(train, Path(data["path"]).parent) if isinstance(train, str) else str(train)
+    return pd.DataFrame([{"data": name, "images": images, "imgsz": s.imgsz, "batch": s.loader_batch,
                           "workers": opt.workers, "mosaic": hyp.get("mosaic", 0) > 0, "images/s": images / seconds,
                           "peak MB (main RSS + workers USS)": peak}])
 
@@ -501,7 +503,7 @@ def markdown(df: pd.DataFrame) -> str:
     """A GitHub table of df, numbers rounded for reading."""
     def cell(v) -> str:
         if isinstance(v, float):
-            return "-" if v != v else f"{v:.3g}" if abs(v) < 0.1 and v else f"{v:.2f}"
+            return "-" if v != v else "0" if v == 0 else f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
         return str(v)
 
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
@@ -511,7 +513,7 @@ def markdown(df: pd.DataFrame) -> str:
 
 TITLES = {
     "dynconv": "DynamicConv layers alone, batch {train_batch} at {imgsz} (timm's CondConv2d forward vs fast path)",
-    "inference": "Model inference at {imgsz}, ms/image (max |diff|: boxes / image size, confidences)",
+    "inference": "Model inference at {imgsz}, ms/image (max abs diff: boxes / image size, confidences)",
     "train": "Training step at {imgsz} (forward + loss + backward + SGD), ms/image",
     "memory": "Peak memory, one fresh process per figure ({imgsz})",
     "export": "Export backends at {val_imgsz}, batch {batch_size} (mAP50-95 on the first {val_images} val images)",

@@ -1,12 +1,13 @@
 """Run train.py's CLI in a child process with probes, so a test can kill or interrupt it at a chosen moment.
 
-Child side: `python -m tests.fault_helpers EVENTS PAUSE -- <train.py arguments>` wraps a few Trainer methods and
-os.replace to append what training is doing to the EVENTS file, stops (sleeps) at the PAUSE point if one is given,
-then runs train.py exactly as its `__main__` does. Nothing in the project knows about these probes.
+Child side: `python -m tests.fault_helpers EVENTS FAULT -- <train.py arguments>` wraps a few Trainer methods,
+ComputeLoss and os.replace to append what training is doing to the EVENTS file, injects the FAULT, then runs
+train.py exactly as its `__main__` does. Nothing in the project knows about these probes.
 
 Events, one per line: `batch E I` (about to train batch I of epoch E), `saving NAME E` (NAME's temporary file is
 written and about to replace it), `epoch_end E RSS FDS CHILDREN`, `paused`.
-PAUSE: `none`, `batch:E:I`, or `save:NAME:E`.
+FAULT: `none`; `batch:E:I` or `save:NAME:E` to stop (sleep) there, for a signal to arrive; `nan:E` for a loss
+that is NaN from epoch E on.
 """
 
 from __future__ import annotations
@@ -41,22 +42,21 @@ def tiny_train_args(data: Path, project: Path, epochs: int, *extra: str) -> list
             *extra]
 
 
-def resume_args(last: Path) -> list[str]:
-    return ["--resume", str(last)]
-
-
 class TrainProcess:
     """train.py running under the probes in its own process group (like a terminal job), output kept in files."""
 
-    def __init__(self, folder: Path, args: list[str], pause: str = "none", tag: str = "run"):
+    running: list[TrainProcess] = []  # for stop_all(): a paused run outlives a test that failed before its signal
+
+    def __init__(self, folder: Path, args: list[str], fault: str = "none", tag: str = "run"):
         folder.mkdir(parents=True, exist_ok=True)
         self.events = folder / f"{tag}.events"
         self.stdout, self.stderr = folder / f"{tag}.out", folder / f"{tag}.err"
         self.events.write_text("")
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         with open(self.stdout, "w") as out, open(self.stderr, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tests.fault_helpers", str(self.events), pause, "--",
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.fault_helpers", str(self.events), fault, "--",
                                           *args], cwd=ROOT, stdout=out, stderr=err, env=env, start_new_session=True)
+        TrainProcess.running.append(self)
 
     def lines(self) -> list[list[str]]:
         return [x.split() for x in self.events.read_text().splitlines() if x.strip()]
@@ -84,15 +84,25 @@ class TrainProcess:
             self.signal(signal.SIGKILL)
             raise AssertionError(f"train.py did not exit within {timeout}s:\n{self.output()}") from None
 
+    @classmethod
+    def stop_all(cls) -> None:
+        """SIGKILL every run started here that is still going (paused runs sleep for an hour otherwise)."""
+        for run in cls.running:
+            if run.proc.poll() is None:
+                run.signal(signal.SIGKILL)
+                run.proc.wait()
+        cls.running.clear()
+
     def output(self) -> str:
         return self.stdout.read_text()[-2000:] + "\n--- stderr ---\n" + self.stderr.read_text()[-4000:]
 
 
-def _install_probes(events: Path, pause: str) -> None:
-    """Wrap Trainer.train_step, Trainer.end_epoch and os.replace to log events and stop at the pause point."""
+def _install_probes(events: Path, fault: str) -> None:
+    """Wrap Trainer.train_step, Trainer.end_epoch, ComputeLoss and os.replace to log events and inject the fault."""
     import psutil
 
     import train
+    from utils.loss import ComputeLoss
 
     proc = psutil.Process()
     state = {"epoch": -1}
@@ -102,16 +112,24 @@ def _install_probes(events: Path, pause: str) -> None:
             f.write(" ".join(str(w) for w in words) + "\n")
 
     def maybe_pause(point: str) -> None:
-        if point == pause:
+        if point == fault:
             log("paused")
             time.sleep(3600)
 
-    step, end_epoch, replace = train.Trainer.train_step, train.Trainer.end_epoch, os.replace
+    step, end_epoch, replace, loss = train.Trainer.train_step, train.Trainer.end_epoch, os.replace, ComputeLoss.__call__
+    nan_from = int(fault.split(":")[1]) if fault.startswith("nan:") else None
 
     def probed_step(self, imgs, targets, ni, epoch, i):
         log("batch", epoch, i)
         maybe_pause(f"batch:{epoch}:{i}")
+        state["training_epoch"] = epoch
         return step(self, imgs, targets, ni, epoch, i)
+
+    def probed_loss(self, preds, targets):
+        value, items = loss(self, preds, targets)
+        if nan_from is not None and state.get("training_epoch", -1) >= nan_from:
+            return value * float("nan"), items * float("nan")
+        return value, items
 
     def probed_end_epoch(self, epoch, mloss, lr):
         state["epoch"] = epoch
@@ -127,13 +145,14 @@ def _install_probes(events: Path, pause: str) -> None:
         return replace(src, dst, *args, **kwargs)
 
     train.Trainer.train_step, train.Trainer.end_epoch = probed_step, probed_end_epoch
+    ComputeLoss.__call__ = probed_loss
     os.replace = probed_replace
 
 
 def main(argv: list[str]) -> None:
-    events, pause, sep, *train_args = argv
-    assert sep == "--", "usage: python -m tests.fault_helpers EVENTS PAUSE -- <train.py arguments>"
-    _install_probes(Path(events), pause)
+    events, fault, sep, *train_args = argv
+    assert sep == "--", "usage: python -m tests.fault_helpers EVENTS FAULT -- <train.py arguments>"
+    _install_probes(Path(events), fault)
     import train
     from utils.errors import exit_on_user_error
 

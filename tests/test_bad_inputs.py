@@ -21,11 +21,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import detect
-import train as train_module
 import val
 from tests.cli_helpers import one_line_error
 from tests.data_helpers import COCO8, copy_coco8
-from tests.fault_helpers import coco8_yaml
+from tests.fault_helpers import TrainProcess, coco8_yaml, tiny_train_args
 from utils.annotator import Annotator
 from utils.autoshape import open_image
 from utils.data_config import check_dataset
@@ -139,16 +138,17 @@ def test_odd_images_decode_as_upright_3_channel_8_bit(odd_dataset, log_lines):
             assert im[:, y1:y2, x1:x2].float().mean() > 240
 
 
-def test_training_uses_odd_images_and_names_the_broken_ones(odd_dataset, tmp_path, log_lines, capsys):
+def test_training_uses_odd_images_and_names_the_broken_ones(odd_dataset, tmp_path):
     data, _ = odd_dataset
-    opt = train_module.run(data=str(data), cfg="yolov5n.yaml", weights="", imgsz=33, batch_size=4, epochs=1,
-                           workers=0, noplots=True, noautoanchor=True, project=str(tmp_path), name="exp")
-    text, progress = "\n".join(log_lines), capsys.readouterr().err
-    assert "--img-size 33 must be multiple of max stride 32, updating to 64" in text
+    run = TrainProcess(tmp_path / "logs", [*tiny_train_args(data, tmp_path, 1), "--img", "33", "--batch", "4",
+                                           "--noautoanchor"])
+    assert run.wait() == 0, run.output()
+    text, progress = run.stdout.read_text(), run.stderr.read_text()
+    assert "--img-size 33 must be multiple of max stride 32, updating to 64" in text + progress
     _assert_skipped_by_name(text, data.parent / "images")
     assert "10 images, 0 backgrounds, 3 corrupt" in progress and "3/3" in progress  # 10 images in batches of 4
     assert re.search(r"\s+all\s+10\s+\d+", text)  # and the same 10 validated
-    assert (Path(opt.save_dir) / "weights" / "best.pt").is_file()
+    assert (tmp_path / "exp" / "weights" / "best.pt").is_file()
 
 
 def test_validation_uses_odd_images_and_names_the_broken_ones(odd_dataset, yolov5n_pt, tmp_path, log_lines):

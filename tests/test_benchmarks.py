@@ -28,19 +28,19 @@ def test_model_sections_compare_fast_with_timm(tmp_path):
     dyn = t["dynconv"]
     assert dyn["layer"].iloc[-1].startswith("total (yolov5n-ghostdyn") and dyn["n"].iloc[-1] == 22
     assert dyn["n"].iloc[:-1].sum() == 22 and len(dyn) == 9  # 8 distinct shapes at 64 px, then the total
-    assert (dyn["out max |diff|"] <= 1e-4).all() and (dyn["grad max rel diff"] <= 1e-4).all()
+    assert (dyn["out max abs diff"] <= 1e-4).all() and (dyn["grad max rel diff"] <= 1e-4).all()
     assert (dyn[["fwd timm ms", "fwd fast ms", "fwd+bwd timm ms", "fwd+bwd fast ms"]] > 0).all().all()
 
     inf = t["inference"]
     assert inf[inf.model == "yolov5n"]["variant"].tolist() == ["unfused", "fused"]
     ghost = inf[inf.model == "yolov5n-ghostdyn"]
     assert ghost["variant"].tolist() == GHOST_VARIANTS
-    assert (ghost["max |diff|"] <= 1e-4).all() and ghost["b1 x vs ref"].iloc[0] == 1
+    assert (ghost["max abs diff"] <= 1e-4).all() and ghost["b1 x vs ref"].iloc[0] == 1
     assert {"b1 ms/img", "b2 ms/img"} <= set(inf.columns) and inf[inf.model == "yolov5n"]["b1 x vs ref"].isna().all()
 
     train = t["train"]
     assert train["variant"].tolist() == ["fast", "timm reference", "fast"]
-    assert (train["loss |diff|"] <= 1e-4).all() and (train["b2 ms/img"] > 0).all()
+    assert (train["loss abs diff"] <= 1e-4).all() and (train["b2 ms/img"] > 0).all()
 
     report = (tmp_path / "b" / "benchmarks.md").read_text()
     assert "DynamicConv layers alone" in report and "| yolov5n-ghostdyn | fast, fused |" in report
@@ -72,7 +72,7 @@ def test_export_section_backends_without_validation(tmp_path):
 
 def test_loader_section_reads_one_epoch(tmp_path):
     row = _tables(tmp_path, "--section", "loader", "--data", "coco8.yaml")["loader"].iloc[0]
-    assert row["images"] == 4 and row["mosaic"] and row["images/s"] > 0
+    assert row["data"] == "coco8/images/train" and row["images"] == 4 and row["mosaic"] and row["images/s"] > 0
     assert row["peak MB (main RSS + workers USS)"] > 100
 
 
@@ -93,5 +93,7 @@ def test_bad_flags_are_one_error_line(tmp_path, args, message):
 def test_markdown_rounds_and_marks_missing_values():
     import pandas as pd
 
-    md = benchmarks.markdown(pd.DataFrame([{"a": "x", "ms": 12.345, "diff": 1.2e-6, "ratio": math.nan}]))
-    assert md.splitlines() == ["| a | ms | diff | ratio |", "|---|---|---|---|", "| x | 12.35 | 1.2e-06 | - |"]
+    md = benchmarks.markdown(pd.DataFrame([{"a": "x", "ms": 12.345, "map": 0.34261, "diff": 1.2e-6, "zero": 0.0,
+                                            "ratio": math.nan}]))
+    assert md.splitlines()[0] == "| a | ms | map | diff | zero | ratio |"
+    assert md.splitlines()[2] == "| x | 12.35 | 0.343 | 1.2e-06 | 0 | - |"

@@ -19,6 +19,7 @@ import pytest
 import torch
 import yaml
 
+import hubconf
 import train as train_module
 from models.yolo import DetectionModel
 from tests.cli_helpers import one_line_error
@@ -110,8 +111,6 @@ def test_every_script_refuses_a_malicious_weights_file_in_one_line(gallery, scri
 
 
 def test_resume_strip_and_hub_refuse_malicious_checkpoints(gallery, tmp_path):
-    import hubconf
-
     marker, files = gallery
     evil = next(f for name, f in files if name == "builtins.exec" and "in-opt" in f.name)
     with pytest.raises(UserError, match="refusing to load"):
@@ -180,7 +179,6 @@ def test_no_yaml_or_checkpoint_string_reaches_eval_or_exec(tmp_path, monkeypatch
     """Code-looking strings in every field are only ever data; eval, exec and compile are never called."""
     marker = tmp_path / "pwned"
     called = []
-
     real_compile = builtins.compile
 
     def forbidden(name):
