@@ -130,22 +130,6 @@ def test_offline_download_failure_says_what_to_fetch_and_where(tmp_path, monkeyp
         check_dataset(str(f))
 
 
-def test_download_scripts_bash_and_python(tmp_path):
-    script = tmp_path / "get.sh"
-    script.write_text(f"mkdir -p {tmp_path}/b/images/train {tmp_path}/b/images/val\n")
-    f = _write_yaml(tmp_path, {"path": "b", "train": "images/train", "val": "images/val", "names": ["x"],
-                               "download": f"bash {script}"})
-    assert Path(check_dataset(str(f))["val"]).is_dir()
-    code = "root = Path(yaml['path'])\n(root / 'images/train').mkdir(parents=True)\n(root / 'images/val').mkdir()\n"
-    f = _write_yaml(tmp_path, {"path": "p", "train": "images/train", "val": "images/val", "names": ["x"],
-                               "download": code})
-    assert Path(check_dataset(str(f))["train"]).is_dir()
-    f = _write_yaml(tmp_path, {"path": "q", "train": "images/train", "val": "images/val", "names": ["x"],
-                               "download": "raise RuntimeError('boom')"})
-    with pytest.raises(UserError, match="'download' script failed \\(RuntimeError: boom\\)"):
-        check_dataset(str(f))
-
-
 def test_zip_members_outside_the_target_are_refused(tmp_path):
     z = tmp_path / "evil.zip"
     with zipfile.ZipFile(z, "w") as f:

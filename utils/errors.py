@@ -12,7 +12,7 @@ class UserError(Exception):
 
 
 def exit_on_user_error(main: Callable) -> Callable:
-    """Run a script's main(); turn a UserError into one 'ERROR: ...' line and exit code 2, no traceback."""
+    """Run a script's main(); a UserError becomes one 'ERROR: ...' line and exit code 2, Ctrl-C one line and 130."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -21,5 +21,8 @@ def exit_on_user_error(main: Callable) -> Callable:
         except UserError as e:
             print(f"ERROR: {e}", file=sys.stderr)
             sys.exit(2)
+        except KeyboardInterrupt:
+            print("Interrupted (Ctrl-C); files already written are complete.", file=sys.stderr)
+            sys.exit(130)
 
     return wrapper
