@@ -57,7 +57,7 @@ class Detect(nn.Module):
         for i in range(self.nl):
             x[i] = self.m[i](x[i])
             bs, _, ny, nx = x[i].shape
-            x[i] = x[i].view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+            x[i] = x[i].reshape(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
             if not self.training:
                 if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
                     self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
@@ -111,6 +111,9 @@ class BaseModel(nn.Module):
         """Fold every BatchNorm into the convolution before it (Conv and DynamicConv alike)."""
         LOGGER.info("Fusing layers... ")
         fuse_module(self.model)
+        for m in self.model.modules():  # channels-last kernels: oneDNN's fast path for the fused (inference) model
+            if isinstance(m, nn.Conv2d):
+                m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
         self.info()
         return self
 

@@ -138,6 +138,7 @@ def model_info(model: nn.Module, verbose: bool = False, imgsz: int | tuple[int, 
     return n_l, n_p, n_g, flops
 
 
+@torch.no_grad()
 def fuse_conv_and_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """One Conv2d equal to conv followed by bn in eval mode."""
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=conv.kernel_size, stride=conv.stride,
