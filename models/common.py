@@ -255,19 +255,13 @@ class GhostModule(nn.Module):
         return torch.cat([x1, x2], dim=1)[:, :self.oup]
 
 
-class C3_GhostModule(nn.Module):
+class C3_GhostModule(C3):
     """C3 whose bottleneck stack is made of dynamic GhostModules; `shortcut` and `g` are kept for YAML compatibility."""
 
     def __init__(self, c1: int, c2: int, n: int = 1, shortcut: bool = True, g: int = 1, e: float = 0.5):
-        super().__init__()
+        super().__init__(c1, c2, n, shortcut, g, e)
         c_ = int(c2 * e)
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c1, c_, 1, 1)
-        self.cv3 = Conv(2 * c_, c2, 1)
         self.m = nn.Sequential(*(GhostModule(c_, c_) for _ in range(n)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
 
 
 class DynamicConvBnAct(nn.Module):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
 import torch
+
+from utils.logger import LOGGER
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.getenv("YOLO_SHARED", ROOT.parent / "shared"))
@@ -45,3 +48,21 @@ def bus_jpg() -> Path:
 @pytest.fixture
 def zidane_jpg() -> Path:
     return shared_path("images/zidane.jpg")
+
+
+@pytest.fixture
+def log_lines():
+    """Messages of the 'yolov5' logger during the test (it does not propagate to caplog)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    yield lines
+    LOGGER.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_globals():
+    """train.py asks for deterministic algorithms, as YOLOv5 does; other tests should not inherit that."""
+    yield
+    torch.use_deterministic_algorithms(False)

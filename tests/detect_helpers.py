@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 import torch
 
-from utils.logger import LOGGER
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_IMAGES = ROOT / "data" / "images"
 
 
-@pytest.fixture
-def logs():
-    """Messages logged to the 'yolov5' logger during the test (it does not propagate to caplog)."""
-    records: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda r: records.append(r.getMessage())
-    LOGGER.addHandler(handler)
-    yield records
-    LOGGER.removeHandler(handler)
 
 
 def make_video(path: Path, n: int = 6, size: tuple[int, int] = (96, 64), fps: float = 10.0,

@@ -4,7 +4,6 @@ that names it, never a traceback."""
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import socket
@@ -33,28 +32,11 @@ from utils.downloads import attempt_download
 from utils.errors import UserError
 from utils.files import ROOT, check_file
 from utils.label_scan import verify_image_label
-from utils.logger import LOGGER
 
 NC = 80
 BOX = "0 0.5 0.5 0.5 0.5\n"
 
 
-@pytest.fixture
-def log_lines():
-    """Messages of the 'yolov5' logger during the test (it does not propagate to caplog)."""
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    yield lines
-    LOGGER.removeHandler(handler)
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_globals():
-    """train.py asks for deterministic algorithms, as YOLOv5 does; other tests should not inherit that."""
-    yield
-    torch.use_deterministic_algorithms(False)
 
 
 # ---------------------------------------------------------------- bad images

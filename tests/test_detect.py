@@ -10,17 +10,17 @@ import cv2
 import pytest
 
 import detect
-from tests.detect_helpers import copy_weights, logs, make_video, video_props  # noqa: F401  (logs is a fixture)
+from tests.detect_helpers import copy_weights, make_video, video_props
 from utils.errors import UserError
 
 
-def test_reference_images(yolov5n_pt, bus_jpg, logs, tmp_path):
+def test_reference_images(yolov5n_pt, bus_jpg, log_lines, tmp_path):
     save_dir = detect.run(weights=yolov5n_pt, source=bus_jpg.parent, project=tmp_path, imgsz=(640, 640))
-    lines = [m for m in logs if m.startswith("image ")]
+    lines = [m for m in log_lines if m.startswith("image ")]
     assert lines[0].startswith(f"image 1/2 {bus_jpg}: 640x480 4 persons, 1 bus, ") and lines[0].endswith("ms")
     assert lines[1].startswith(f"image 2/2 {bus_jpg.parent / 'zidane.jpg'}: 384x640 2 persons, 1 tie, ")
-    assert any(m.startswith("Speed: ") and m.endswith("per image at shape (1, 3, 640, 640)") for m in logs)
-    assert any(m.startswith("Results saved to ") for m in logs)
+    assert any(m.startswith("Speed: ") and m.endswith("per image at shape (1, 3, 640, 640)") for m in log_lines)
+    assert any(m.startswith("Results saved to ") for m in log_lines)
     assert save_dir == tmp_path / "exp"
     annotated = cv2.imread(str(save_dir / "bus.jpg"))
     assert annotated.shape == (1080, 810, 3) and (annotated != cv2.imread(str(bus_jpg))).any()
@@ -48,14 +48,14 @@ def test_labels_crops_csv_and_nosave(yolov5n_pt, bus_jpg, tmp_path):
     assert len(table) == len(rows) and {r["Prediction"] for r in table} == {"person"}
 
 
-def test_dynamic_onnx_gives_the_same_lines_as_pytorch(yolov5n_pt, bus_jpg, tmp_path, logs):
+def test_dynamic_onnx_gives_the_same_lines_as_pytorch(yolov5n_pt, bus_jpg, tmp_path, log_lines):
     import export
 
     w = copy_weights(yolov5n_pt, tmp_path)
     (f,) = export.run(weights=w, imgsz=(320,), include=("onnx",), dynamic=True)
     for weights in (w, f):
         detect.run(weights=weights, source=bus_jpg, project=tmp_path, imgsz=(320, 320), nosave=True)
-    pt_line, onnx_line = (m.rsplit(", ", 1)[0] for m in logs if m.startswith("image 1/1"))
+    pt_line, onnx_line = (m.rsplit(", ", 1)[0] for m in log_lines if m.startswith("image 1/1"))
     assert pt_line == onnx_line and pt_line.startswith(f"image 1/1 {bus_jpg}: 320x256 ") and "person" in pt_line
 
 

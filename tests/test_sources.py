@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.detect_helpers import SAMPLE_IMAGES as SAMPLE
-from tests.detect_helpers import logs, make_video  # noqa: F401  (logs is a fixture)
+from tests.detect_helpers import make_video
 from utils.errors import UserError
 from utils.sources import LoadImages, LoadStreams, classify_source
 
@@ -51,14 +51,14 @@ def test_fixed_size_when_not_auto():
     assert im.shape == (3, 256, 256)
 
 
-def test_glob_txt_list_and_unreadable_file_skipped(tmp_path, logs):
+def test_glob_txt_list_and_unreadable_file_skipped(tmp_path, log_lines):
     shutil.copy(SAMPLE / "bus.jpg", tmp_path / "a.jpg")
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     listing = tmp_path / "list.txt"
     listing.write_text(f"{tmp_path / 'a.jpg'}\n{tmp_path / 'broken.jpg'}\n")
     assert len(list(LoadImages(str(tmp_path / "*.jpg"), img_size=64))) == 1
     assert len(list(LoadImages(listing, img_size=64))) == 1
-    assert any("broken.jpg" in m and "skipping" in m for m in logs)
+    assert any("broken.jpg" in m and "skipping" in m for m in log_lines)
 
 
 def test_missing_and_empty_sources_are_user_errors(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import subprocess
@@ -20,7 +19,6 @@ from tests.data_helpers import copy_coco8
 from utils.checkpoints import load_checkpoint
 from utils.errors import UserError
 from utils.files import ROOT, check_yaml
-from utils.logger import LOGGER
 from utils.loss import ComputeLoss
 from utils.run_logger import RESULT_KEYS
 
@@ -37,22 +35,6 @@ def coco8_yaml(tmp_path_factory) -> Path:
     return f
 
 
-@pytest.fixture()
-def log_lines():
-    """Messages sent to the yolov5 logger during a test (its handler writes to the stdout of import time)."""
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    yield lines
-    LOGGER.removeHandler(handler)
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_globals():
-    """train.py asks for deterministic algorithms, as YOLOv5 does; other tests should not inherit that."""
-    yield
-    torch.use_deterministic_algorithms(False)
 
 
 def _run(data: Path, project: Path, **kwargs) -> argparse.Namespace:
