@@ -225,6 +225,7 @@ class Trainer:
         nb = len(self.train_loader)
         self.nw = warmup_iterations(self.hyp, nb)
         self.last_opt_step = -1
+        self.first_bad: tuple[int, int] | None = None  # (epoch, batch) of the first NaN loss since the last step
         self.maps = np.zeros(self.nc)
         self.results = (0, 0, 0, 0, 0, 0, 0)  # P, R, mAP50, mAP50-95, val box, obj, cls losses
         if self.main:
@@ -267,7 +268,7 @@ class Trainer:
         if self.main:
             pbar = tqdm(pbar, total=nb, bar_format=TQDM_BAR_FORMAT)
         self.optimizer.zero_grad()
-        self.skipped_steps, self.first_bad_batch = 0, None
+        self.skipped_steps = 0
         for i, (imgs, targets, paths, _) in pbar:
             ni = i + nb * epoch
             imgs = imgs.to(self.device, non_blocking=True).float() / 255
@@ -306,8 +307,8 @@ class Trainer:
                 loss *= WORLD_SIZE  # DDP averages gradients over processes
             if self.opt.quad:
                 loss *= 4.0
-        if self.first_bad_batch is None and not torch.isfinite(loss_items).all():
-            self.first_bad_batch = i
+        if self.first_bad is None and not torch.isfinite(loss_items).all():
+            self.first_bad = (epoch, i)
         self.scaler.scale(loss).backward()
         if ni - self.last_opt_step >= self.accumulate:
             self.optimizer_step(epoch, i)
@@ -319,8 +320,8 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=GRAD_CLIP)
         if not self.amp and not torch.isfinite(norm):
-            where = self.first_bad_batch if self.first_bad_batch is not None else i
-            raise UserError(f"training diverged: non-finite loss/gradients at epoch {epoch}, batch {where}. "
+            bad_epoch, bad_batch = self.first_bad or (epoch, i)
+            raise UserError(f"training diverged: non-finite loss/gradients at epoch {bad_epoch}, batch {bad_batch}. "
                             f"last.pt and best.pt keep the last good epoch; lower lr0 in --hyp or check the labels")
         scale = self.scaler.get_scale()
         self.scaler.step(self.optimizer)
@@ -328,6 +329,7 @@ class Trainer:
         if self.amp and self.scaler.get_scale() < scale:
             self.skipped_steps += 1
         self.optimizer.zero_grad()
+        self.first_bad = None
         if self.ema:
             self.ema.update(self.model)
 

@@ -299,7 +299,8 @@ def plot_evolve(evolve_csv: str | Path = "path/to/evolve.csv") -> None:
     for i, k in enumerate(hyps):
         v = x[:, 7 + i]
         ax = fig.add_subplot(math.ceil(len(hyps) / cols), cols, i + 1)
-        ax.scatter(v, f, c=hist2d(v, f, 20) if len(v) > 1 else None, cmap="viridis", alpha=0.8, edgecolors="none")
+        colour = {"c": hist2d(v, f, 20), "cmap": "viridis"} if len(v) > 1 else {}  # density colours need 2+ points
+        ax.scatter(v, f, alpha=0.8, edgecolors="none", **colour)
         ax.plot(v[j], f.max(), "k+", markersize=15)
         ax.set_title(f"{k} = {v[j]:.3g}", fontdict={"size": 9})
         if i % cols:
