@@ -79,26 +79,16 @@ def custom(path: str | Path = "path/to/model.pt", autoshape: bool = True, _verbo
     return _create(path, autoshape=autoshape, verbose=_verbose, device=device)
 
 
-def yolov5n(pretrained: bool = True, channels: int = 3, classes: int = 80, autoshape: bool = True,
-            _verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
-    return _create("yolov5n", pretrained, channels, classes, autoshape, _verbose, device)
+def _standard_model(name: str):
+    """A hub entry point for one of YOLOv5's standard models (its .pt from the current folder, else its YAML)."""
+
+    def entry(pretrained: bool = True, channels: int = 3, classes: int = 80, autoshape: bool = True,
+              _verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
+        return _create(name, pretrained, channels, classes, autoshape, _verbose, device)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"{name.replace('yolov5', 'YOLOv5')}: {name}.pt when pretrained, else built from {name}.yaml."
+    return entry
 
 
-def yolov5s(pretrained: bool = True, channels: int = 3, classes: int = 80, autoshape: bool = True,
-            _verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
-    return _create("yolov5s", pretrained, channels, classes, autoshape, _verbose, device)
-
-
-def yolov5m(pretrained: bool = True, channels: int = 3, classes: int = 80, autoshape: bool = True,
-            _verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
-    return _create("yolov5m", pretrained, channels, classes, autoshape, _verbose, device)
-
-
-def yolov5l(pretrained: bool = True, channels: int = 3, classes: int = 80, autoshape: bool = True,
-            _verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
-    return _create("yolov5l", pretrained, channels, classes, autoshape, _verbose, device)
-
-
-def yolov5x(pretrained: bool = True, channels: int = 3, classes: int = 80, autoshape: bool = True,
-            _verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
-    return _create("yolov5x", pretrained, channels, classes, autoshape, _verbose, device)
+yolov5n, yolov5s, yolov5m, yolov5l, yolov5x = (_standard_model(f"yolov5{s}") for s in "nsmlx")
