@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 from models.common import DynamicConv
-from utils.bench_timing import in_fresh_process, machine_summary, measure, peak_rss, reset_peak_rss
+from tools.benchmarks.timing import in_fresh_process, machine_summary, measure, peak_rss, reset_peak_rss
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, increment_path, yaml_load
 from utils.logger import LOGGER, colorstr, print_args
@@ -96,7 +96,7 @@ def load_float_model(weights: str, device: torch.device) -> nn.Module:
 
             torch.manual_seed(0)
             return DetectionModel(weights).to(device).eval()
-        from models.experimental import load_model
+        from models.loading import load_model
 
         return load_model(weights, device, fuse=False).float().eval()
 
@@ -254,7 +254,7 @@ class TrainStep:
     """One optimizer step as train.py takes it: forward, YOLOv5 loss, backward, SGD step (AMP on CUDA)."""
 
     def __init__(self, model: nn.Module, ctx: Callable[[], ContextManager], device: torch.device):
-        from utils.loss import ComputeLoss
+        from utils.training.loss import ComputeLoss
         from utils.torch_utils import smart_optimizer
 
         hyp = yaml_load(HYP)
@@ -345,9 +345,9 @@ def bench_memory(weights: list[str], models: dict[str, nn.Module], s: Settings) 
 
 def validation_yaml(data: str, n: int, save_dir: Path) -> Path:
     """A data YAML whose val split is the first n images of `data`'s (all when n is 0), written to save_dir."""
-    from utils.data_config import check_dataset
+    from utils.data.config import check_dataset
     from utils.files import yaml_save
-    from utils.image_files import list_image_files
+    from utils.data.image_files import list_image_files
 
     d = check_dataset(data)
     images = list_image_files(d["val"])
@@ -364,7 +364,7 @@ def _weights_copy(weights: str, save_dir: Path, device: torch.device) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     f = folder / f"{Path(weights).stem}.pt"
     if str(weights).endswith((".yaml", ".yml")):
-        from utils.checkpoints import save_checkpoint
+        from models.checkpoints import save_checkpoint
 
         model = load_float_model(weights, device).requires_grad_(False)
         model.nc = model.model[-1].nc  # train.py sets it; val.py checks it against the data
@@ -473,8 +473,8 @@ def _loader_memory_mb(me: psutil.Process) -> float:
 def bench_loader(opt: argparse.Namespace, s: Settings) -> pd.DataFrame:
     """Training loader throughput (mosaic on) over one epoch after a first batch that starts the workers, and the
     peak memory of the process and its workers sampled after every batch."""
-    from utils.data_config import check_dataset
-    from utils.dataloaders import create_dataloader
+    from utils.data.config import check_dataset
+    from utils.data.loaders import create_dataloader
 
     hyp = yaml_load(HYP)
     data = check_dataset(opt.data)

@@ -26,14 +26,14 @@ import torch
 from models.backends import DetectMultiBackend
 from utils.annotator import Annotator, colors
 from utils.boxes import scale_boxes, xyxy2xywh
-from utils.checkpoints import strip_optimizer
+from models.checkpoints import strip_optimizer
 from utils.checks import check_img_size
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, check_file, increment_path
 from utils.logger import LOGGER, colorstr, print_args
-from utils.nms import non_max_suppression
-from utils.plots import save_one_box
-from utils.sources import LoadImages, LoadStreams, SourceKind, classify_source
+from utils.inference.nms import non_max_suppression
+from utils.evaluation.plots import save_one_box
+from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
 from utils.torch_utils import select_device, time_sync
 
 

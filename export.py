@@ -146,8 +146,8 @@ def calibration_images(data: str | Path, imgsz: list[int], stride: int) -> Calla
     """A factory for the float (1,3,H,W) numpy batches of --data's val images that INT8 calibration reads."""
 
     def images():
-        from utils.data_config import check_dataset
-        from utils.sources import LoadImages
+        from utils.data.config import check_dataset
+        from utils.inference.sources import LoadImages
 
         d = check_dataset(data)
         for _, im, _, _, _ in LoadImages(d.get("val") or d["train"], img_size=imgsz, stride=stride, auto=False):
@@ -191,7 +191,7 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
         optimize: bool = False, int8: bool = False, dynamic: bool = False, simplify: bool = False,
         opset: int = 17) -> list[str]:
     """Export weights to every format in include; returns the written paths."""
-    from models.experimental import attempt_load
+    from models.loading import attempt_load
 
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # tracing notes, checked by tests
     warnings.filterwarnings("ignore", category=FutureWarning, module="torch")  # torch.jit deprecation notices

@@ -40,7 +40,7 @@ def _build_untrained(name: str, channels: int, classes: int, device: torch.devic
 
 def _transfer_weights(model: torch.nn.Module, weights: Path, classes: int) -> None:
     """Copy the pretrained tensors whose names and shapes match (a new class count keeps the backbone)."""
-    from utils.checkpoints import load_checkpoint
+    from models.checkpoints import load_checkpoint
     from utils.downloads import attempt_download
     from utils.torch_utils import intersect_dicts
 
@@ -56,7 +56,7 @@ def _create(name: str | Path, pretrained: bool = True, channels: int = 3, classe
             verbose: bool = True, device: str | torch.device | None = None) -> torch.nn.Module:
     """A model for name (weights path or standard name), wrapped in AutoShape unless autoshape=False."""
     from models.backends import DetectMultiBackend
-    from utils.autoshape import AutoShape
+    from models.autoshape import AutoShape
     from utils.logger import LOGGER
 
     if not verbose:

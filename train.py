@@ -28,26 +28,26 @@ import torch.nn as nn  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import val as validate  # noqa: E402
-from models.experimental import attempt_load  # noqa: E402
+from models.loading import attempt_load  # noqa: E402
 from models.yolo import Model  # noqa: E402
-from utils.autoanchor import check_anchors  # noqa: E402
-from utils.autobatch import check_train_batch_size  # noqa: E402
-from utils.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer  # noqa: E402
+from utils.training.autoanchor import check_anchors  # noqa: E402
+from utils.training.autobatch import check_train_batch_size  # noqa: E402
+from models.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer  # noqa: E402
 from utils.checks import check_img_size, check_suffix  # noqa: E402
-from utils.class_weights import labels_to_class_weights, labels_to_image_weights  # noqa: E402
-from utils.data_config import check_dataset  # noqa: E402
-from utils.dataloaders import create_dataloader  # noqa: E402
+from utils.training.class_weights import labels_to_class_weights, labels_to_image_weights  # noqa: E402
+from utils.data.config import check_dataset  # noqa: E402
+from utils.data.loaders import create_dataloader  # noqa: E402
 from utils.downloads import attempt_download  # noqa: E402
-from utils.early_stopping import EarlyStopping  # noqa: E402
+from utils.training.early_stopping import EarlyStopping  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.evolve import evolvable, history, mutate, record_generation  # noqa: E402
+from utils.training.evolve import evolvable, history, mutate, record_generation  # noqa: E402
 from utils.files import ROOT, check_file, check_yaml, increment_path, yaml_load, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
-from utils.loss import ComputeLoss  # noqa: E402
-from utils.lr_schedule import apply_warmup, lr_lambda, warmup_iterations  # noqa: E402
-from utils.metrics import fitness  # noqa: E402
-from utils.resume import resume_options, restore_state  # noqa: E402
-from utils.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
+from utils.training.loss import ComputeLoss  # noqa: E402
+from utils.training.lr_schedule import apply_warmup, lr_lambda, warmup_iterations  # noqa: E402
+from utils.evaluation.metrics import fitness  # noqa: E402
+from utils.training.resume import resume_options, restore_state  # noqa: E402
+from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
                                intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
 
@@ -484,7 +484,7 @@ def evolve(opt: argparse.Namespace, device: torch.device) -> None:
         hyp = mutate(hyp, limits, history(evolve_csv))
         results = train(dict(hyp), opt, device)
         record_generation(tuple(float(x) for x in results), hyp, save_dir)
-    from utils.plots import plot_evolve
+    from utils.evaluation.plots import plot_evolve
 
     plot_evolve(evolve_csv)
     LOGGER.info(f"Hyperparameter evolution finished {opt.evolve} generations\n"

@@ -19,17 +19,17 @@ from tqdm import tqdm
 from models.backends import DetectMultiBackend
 from utils.boxes import scale_boxes, xywh2xyxy, xyxy2xywh
 from utils.checks import check_img_size
-from utils.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
+from utils.evaluation.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
                              pycocotools_map, write_json)
-from utils.data_config import check_dataset
-from utils.dataloaders import create_dataloader
+from utils.data.config import check_dataset
+from utils.data.loaders import create_dataloader
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, check_yaml, increment_path
 from utils.logger import LOGGER, colorstr, print_args
-from utils.metrics import ConfusionMatrix, ap_per_class, iou_thresholds, match_predictions
-from utils.nms import non_max_suppression
-from utils.plots import output_to_target, plot_images, plot_val_study
-from utils.run_logger import TQDM_BAR_FORMAT
+from utils.evaluation.metrics import ConfusionMatrix, ap_per_class, iou_thresholds, match_predictions
+from utils.inference.nms import non_max_suppression
+from utils.evaluation.plots import output_to_target, plot_images, plot_val_study
+from utils.training.run_logger import TQDM_BAR_FORMAT
 from utils.torch_utils import select_device, time_sync
 
 STUDY_SIZES = tuple(range(256, 1536 + 128, 128))  # --task study image sizes

@@ -89,7 +89,7 @@ class DetectMultiBackend(nn.Module):
         self.names = parse_names(meta["names"]) if meta.get("names") else default_names(data)
 
     def _load_pt(self, weights: str | list) -> dict:
-        from models.experimental import attempt_load
+        from models.loading import attempt_load
 
         model = attempt_load(weights, device=self.device, inplace=True, fuse=self._fuse)
         self.model = model.half() if self.fp16 else model.float()

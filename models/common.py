@@ -324,3 +324,8 @@ class DynamicGhostBottleneck(nn.Module):
         if isinstance(self.bn_dw, nn.BatchNorm2d):
             self.conv_dw.fuse_bn(self.bn_dw)
             self.bn_dw = nn.Identity()
+
+
+# YOLOv5 users import these two from models.common; they live in their own modules.
+from models.autoshape import AutoShape  # noqa: E402, F401
+from models.backends import DetectMultiBackend  # noqa: E402, F401

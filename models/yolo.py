@@ -102,7 +102,7 @@ class BaseModel(nn.Module):
             x = m(x)
             y.append(x if m.i in self.save else None)
             if visualize:
-                from utils.plots import feature_visualization
+                from utils.evaluation.plots import feature_visualization
 
                 feature_visualization(x, m.type, m.i, save_dir=visualize)
         return x

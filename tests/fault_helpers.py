@@ -102,7 +102,7 @@ def _install_probes(events: Path, fault: str) -> None:
     import psutil
 
     import train
-    from utils.loss import ComputeLoss
+    from utils.training.loss import ComputeLoss
 
     proc = psutil.Process()
     state = {"epoch": -1}

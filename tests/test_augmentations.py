@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from utils.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, letterbox, mixup,
+from utils.data.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, letterbox, mixup,
                                  mosaic4, random_flips, random_perspective)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models.yolo import Model
-from utils.autoanchor import anchor_recall, check_anchors, dataset_wh, kmean_anchors
+from utils.training.autoanchor import anchor_recall, check_anchors, dataset_wh, kmean_anchors
 
 
 def _dataset(box_px: list[tuple[float, float]], n_images: int = 20, size: int = 640, seed: int = 0):

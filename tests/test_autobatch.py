@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from utils.autobatch import autobatch, check_train_batch_size, fit_batch_size
+from utils.training.autobatch import autobatch, check_train_batch_size, fit_batch_size
 
 
 def test_cpu_model_gets_the_default_batch_size(caplog):

@@ -25,13 +25,13 @@ from tests.cli_helpers import one_line_error
 from tests.data_helpers import COCO8, copy_coco8
 from tests.fault_helpers import TrainProcess, coco8_yaml, tiny_train_args
 from utils.annotator import Annotator
-from utils.autoshape import open_image
-from utils.data_config import check_dataset
-from utils.datasets import LoadImagesAndLabels
+from models.autoshape import open_image
+from utils.data.config import check_dataset
+from utils.data.datasets import LoadImagesAndLabels
 from utils.downloads import attempt_download
 from utils.errors import UserError
 from utils.files import ROOT, check_file
-from utils.label_scan import verify_image_label
+from utils.data.label_scan import verify_image_label
 
 NC = 80
 BOX = "0 0.5 0.5 0.5 0.5\n"

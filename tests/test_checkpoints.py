@@ -1,4 +1,4 @@
-"""utils/checkpoints.py: safe loading of real YOLOv5 files, refusal of malicious pickles, atomic saving."""
+"""models/checkpoints.py: safe loading of real YOLOv5 files, refusal of malicious pickles, atomic saving."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models.yolo import DetectionModel
-from utils.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer
+from models.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer
 from utils.errors import UserError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from utils.class_weights import labels_to_class_weights, labels_to_image_weights
+from utils.training.class_weights import labels_to_class_weights, labels_to_image_weights
 
 
 def _labels():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
+from utils.evaluation.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
                              pycocotools_map, write_json)
 
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from tests.data_helpers import copy_coco8
-from utils import data_config
-from utils.data_config import check_dataset, coco80_to_coco91_class
+from utils.data import config as data_config
+from utils.data.config import check_dataset, coco80_to_coco91_class
 from utils.errors import UserError
 from utils.files import ROOT
 
@@ -142,7 +142,7 @@ def test_zip_members_outside_the_target_are_refused(tmp_path):
 def test_user_sees_one_error_line_and_exit_code_2(tmp_path):
     f = _write_yaml(tmp_path, {"path": "nowhere", "train": "images/train", "val": "images/val", "names": ["x"],
                                "download": "https://example.invalid/nowhere.zip"})
-    code = ("from utils.errors import exit_on_user_error\nfrom utils import data_config\n"
+    code = ("from utils.errors import exit_on_user_error\nfrom utils.data import config as data_config\n"
             "def offline(url, file, timeout=10.0):\n    from utils.errors import UserError\n"
             "    raise UserError(f'could not download {url}')\n"
             "data_config.safe_download = offline\n"

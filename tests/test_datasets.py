@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from tests.data_helpers import BACKGROUNDS, CORRUPT, copy_coco8, make_broken_dataset
-from utils import label_scan
-from utils.datasets import IMG_FORMATS, LoadImagesAndLabels, img2label_paths
+from utils.data import label_scan
+from utils.data.datasets import IMG_FORMATS, LoadImagesAndLabels, img2label_paths
 from utils.errors import UserError
-from utils.image_files import exif_size, list_image_files
-from utils.label_scan import JPEG_END, read_label_file, verify_image_label
+from utils.data.image_files import exif_size, list_image_files
+from utils.data.label_scan import JPEG_END, read_label_file, verify_image_label
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from utils.early_stopping import EarlyStopping
+from utils.training.early_stopping import EarlyStopping
 
 
 def test_stops_after_patience_epochs_without_improvement():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from utils.evolve import HYP_LIMITS, RESULT_KEYS, constrain, evolvable, history, mutate, record_generation
+from utils.training.evolve import HYP_LIMITS, RESULT_KEYS, constrain, evolvable, history, mutate, record_generation
 from utils.files import ROOT
 
 

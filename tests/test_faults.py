@@ -22,7 +22,7 @@ import train as train_module
 import val
 from tests.detect_helpers import make_video, video_props
 from tests.fault_helpers import TrainProcess, coco8_yaml, tiny_train_args
-from utils.checkpoints import load_checkpoint
+from models.checkpoints import load_checkpoint
 from utils.errors import exit_on_user_error
 from utils.files import yaml_save
 

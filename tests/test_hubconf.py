@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from tests.detect_helpers import ROOT, copy_weights
-from utils.checkpoints import load_checkpoint
+from models.checkpoints import load_checkpoint
 from utils.errors import UserError
 
 

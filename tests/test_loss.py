@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from models.yolo import Model
-from utils.loss import LEVEL_BALANCE, ComputeLoss, FocalLoss, smooth_BCE
+from utils.training.loss import LEVEL_BALANCE, ComputeLoss, FocalLoss, smooth_BCE
 
 HYP = dict(box=0.05, cls=0.5, cls_pw=1.0, obj=1.0, obj_pw=1.0, anchor_t=4.0, fl_gamma=0.0)
 IMG = 128  # grids of 16, 8 and 4 cells

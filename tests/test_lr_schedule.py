@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from utils.lr_schedule import apply_warmup, lr_lambda, one_cycle, warmup_iterations
+from utils.training.lr_schedule import apply_warmup, lr_lambda, one_cycle, warmup_iterations
 
 HYP = {"warmup_epochs": 3.0, "warmup_bias_lr": 0.1, "warmup_momentum": 0.8, "momentum": 0.937}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.metrics import (ConfusionMatrix, ap_per_class, compute_ap, fitness, iou_thresholds, match_predictions,
+from utils.evaluation.metrics import (ConfusionMatrix, ap_per_class, compute_ap, fitness, iou_thresholds, match_predictions,
                            smooth)
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from utils.errors import UserError
-from utils import nms
-from utils.nms import non_max_suppression
+from utils.inference import nms
+from utils.inference.nms import non_max_suppression
 
 
 def make_pred(rows: list[tuple], nc: int = 3) -> torch.Tensor:

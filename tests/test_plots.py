@@ -10,8 +10,8 @@ from PIL import Image
 
 from tests.data_helpers import copy_coco8
 from utils.annotator import colors
-from utils.dataloaders import create_dataloader
-from utils.plots import (feature_visualization, hist2d, output_to_target, plot_confusion_matrix, plot_evolve,
+from utils.data.loaders import create_dataloader
+from utils.evaluation.plots import (feature_visualization, hist2d, output_to_target, plot_confusion_matrix, plot_evolve,
                          plot_images, plot_labels, plot_mc_curve, plot_pr_curve, plot_results, plot_val_study,
                          save_one_box)
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from utils.run_logger import RESULT_KEYS, RunLogger, progress_header, progress_row
+from utils.training.run_logger import RESULT_KEYS, RunLogger, progress_header, progress_row
 
 
 class Recorder:

@@ -26,13 +26,13 @@ from tests.cli_helpers import one_line_error
 from tests.data_helpers import copy_coco8
 from tests.fault_helpers import coco8_yaml
 from tests.test_checkpoints import _Payload
-from utils import data_config
-from utils.checkpoints import load_checkpoint, strip_optimizer
-from utils.data_config import check_dataset
-from utils.datasets import LoadImagesAndLabels
+from utils.data import config as data_config
+from models.checkpoints import load_checkpoint, strip_optimizer
+from utils.data.config import check_dataset
+from utils.data.datasets import LoadImagesAndLabels
 from utils.errors import UserError
 from utils.files import ROOT, yaml_load
-from utils.resume import resume_options
+from utils.training.resume import resume_options
 
 
 def _payloads(marker: Path) -> dict[str, _Payload]:

@@ -11,7 +11,7 @@ import pytest
 from tests.detect_helpers import SAMPLE_IMAGES as SAMPLE
 from tests.detect_helpers import make_video
 from utils.errors import UserError
-from utils.sources import LoadImages, LoadStreams, classify_source
+from utils.inference.sources import LoadImages, LoadStreams, classify_source
 
 
 

@@ -16,11 +16,11 @@ import yaml
 
 import train as train_module
 from tests.data_helpers import copy_coco8
-from utils.checkpoints import load_checkpoint
+from models.checkpoints import load_checkpoint
 from utils.errors import UserError
 from utils.files import ROOT, check_yaml
-from utils.loss import ComputeLoss
-from utils.run_logger import RESULT_KEYS
+from utils.training.loss import ComputeLoss
+from utils.training.run_logger import RESULT_KEYS
 
 TINY = dict(imgsz=64, batch_size=4, workers=0, epochs=1)
 

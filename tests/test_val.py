@@ -94,10 +94,10 @@ def test_val_is_deterministic(data16, yolov5n_pt, tmp_path):
 
 
 def test_val_in_training_mode_with_model_and_loss(data16, yolov5n_pt, tmp_path):
-    from models.experimental import attempt_load
-    from utils.dataloaders import create_dataloader
-    from utils.data_config import check_dataset
-    from utils.loss import ComputeLoss
+    from models.loading import attempt_load
+    from utils.data.loaders import create_dataloader
+    from utils.data.config import check_dataset
+    from utils.training.loss import ComputeLoss
 
     data = check_dataset(str(data16))
     model = attempt_load(yolov5n_pt, fuse=False)

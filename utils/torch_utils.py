@@ -66,6 +66,11 @@ def time_sync() -> float:
     return time.time()
 
 
+def smart_inference_mode(enabled: bool = True):
+    """Decorator YOLOv5 users put on their own inference functions: inference_mode, or a no-op when disabled."""
+    return torch.inference_mode(mode=enabled)
+
+
 def init_seeds(seed: int = 0, deterministic: bool = False) -> None:
     """Seed every random generator; optionally ask PyTorch for deterministic kernels."""
     random.seed(seed)

@@ -19,13 +19,13 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from utils.augmentations import (Albumentations, augment_hsv, copy_paste, letterbox, mixup, mosaic4, random_flips,
+from utils.data.augmentations import (Albumentations, augment_hsv, copy_paste, letterbox, mixup, mosaic4, random_flips,
                                  random_perspective)
 from utils.boxes import xywhn2xyxy, xyxy2xywhn
 from utils.errors import UserError
 from utils.files import ROOT, is_writeable, yaml_load
-from utils.image_files import IMG_FORMATS, VID_FORMATS, img2label_paths, list_image_files
-from utils.label_scan import NUM_THREADS, TQDM_BAR_FORMAT, label_cache_path, scan_labels
+from utils.data.image_files import IMG_FORMATS, VID_FORMATS, img2label_paths, list_image_files
+from utils.data.label_scan import NUM_THREADS, TQDM_BAR_FORMAT, label_cache_path, scan_labels
 from utils.logger import LOGGER
 from utils.torch_utils import LOCAL_RANK
 

@@ -12,12 +12,12 @@ import torch.nn as nn
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from models.backends import DetectMultiBackend
-from utils.augmentations import letterbox
+from utils.data.augmentations import letterbox
 from utils.boxes import scale_boxes
 from utils.checks import make_divisible
-from utils.detections import Detections
+from models.detections import Detections
 from utils.errors import UserError
-from utils.nms import non_max_suppression
+from utils.inference.nms import non_max_suppression
 from utils.torch_utils import time_sync
 
 ImageInput = str | Path | Image.Image | np.ndarray | torch.Tensor

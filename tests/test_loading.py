@@ -1,4 +1,4 @@
-"""models/experimental.py: attempt_load on real YOLOv5 and seed-patch Ghost checkpoints, and reference detections."""
+"""models/loading.py: attempt_load on real YOLOv5 and seed-patch Ghost checkpoints, and reference detections."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.experimental import attempt_load
+from models.loading import attempt_load
 from tests.conftest import shared_path
-from utils.augmentations import letterbox
-from utils.nms import non_max_suppression
+from utils.data.augmentations import letterbox
+from utils.inference.nms import non_max_suppression
 
 
 def test_attempt_load_yolov5n(yolov5n_pt):

@@ -23,7 +23,7 @@ def image_id(path: str | Path) -> int | str:
 
 def coco_class_map(names: dict[int, str]) -> list[int]:
     """COCO category ids (1-90) when names are the 80 COCO names in order (as in data/coco.yaml), else class indices."""
-    from utils.data_config import coco80_to_coco91_class
+    from utils.data.config import coco80_to_coco91_class
 
     coco_names = yaml_load(COCO_YAML).get("names", {}) if COCO_YAML.is_file() else {}
     if list(names.values()) == list(coco_names.values()):

@@ -92,7 +92,7 @@ class Detections:
 
     def crop(self, save: bool = True, save_dir: str | Path = "runs/detect/exp", exist_ok: bool = False) -> list[dict]:
         """Every detection's crop as a dict (box, conf, cls, label, im); saved under save_dir/crops/<name>/ too."""
-        from utils.plots import save_one_box
+        from utils.evaluation.plots import save_one_box
 
         save_dir = increment_path(save_dir, exist_ok, mkdir=True) if save else None
         crops = []

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from models.yolo import check_anchor_order
 from utils.logger import LOGGER, colorstr
-from utils.run_logger import TQDM_BAR_FORMAT
+from utils.training.run_logger import TQDM_BAR_FORMAT
 from utils.torch_utils import de_parallel
 
 PREFIX = colorstr("AutoAnchor: ")
@@ -147,7 +147,7 @@ def kmean_anchors(dataset, n: int = 9, img_size: int = 640, thr: float = 4.0, ge
 
 def _train_dataset(data: str | dict):
     """The training split of a data YAML, loaded the way training sees it (augment, rect)."""
-    from utils.data_config import check_dataset
-    from utils.datasets import LoadImagesAndLabels
+    from utils.data.config import check_dataset
+    from utils.data.datasets import LoadImagesAndLabels
 
     return LoadImagesAndLabels(check_dataset(data)["train"], augment=True, rect=True)

@@ -1,4 +1,4 @@
-"""utils/bench_timing.py: turn-taking medians, peak-RSS bookkeeping and fresh-process jobs."""
+"""tools/benchmarks/timing.py: turn-taking medians, peak-RSS bookkeeping and fresh-process jobs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from utils.bench_timing import in_fresh_process, machine_summary, measure, peak_rss, reset_peak_rss
+from tools.benchmarks.timing import in_fresh_process, machine_summary, measure, peak_rss, reset_peak_rss
 
 
 def test_measure_takes_turns_and_drops_warmup():

@@ -33,7 +33,7 @@ def resume_options(resume: str | bool, search_dir: str | Path, defaults: dict | 
     if opt_yaml.is_file():
         options = yaml_load(opt_yaml)
     else:
-        from utils.checkpoints import load_checkpoint
+        from models.checkpoints import load_checkpoint
 
         options = load_checkpoint(last).get("opt")
         if not isinstance(options, dict):

@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import cv2
 import numpy as np
 
-from utils.augmentations import letterbox
-from utils.image_files import IMG_FORMATS, VID_FORMATS
+from utils.data.augmentations import letterbox
+from utils.data.image_files import IMG_FORMATS, VID_FORMATS
 from utils.errors import UserError
 from utils.logger import LOGGER
 

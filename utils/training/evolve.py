@@ -9,8 +9,8 @@ import pandas as pd
 import yaml
 
 from utils.logger import LOGGER, colorstr
-from utils.metrics import fitness
-from utils.run_logger import csv_line, read_csv_rows, write_atomic
+from utils.evaluation.metrics import fitness
+from utils.training.run_logger import csv_line, read_csv_rows, write_atomic
 
 # hyp name: (mutation gain, lower limit, upper limit); gain 0 keeps the value fixed
 HYP_LIMITS = {

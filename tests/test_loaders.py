@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from tests.data_helpers import copy_coco8, make_broken_dataset
-from utils.dataloaders import InfiniteDataLoader, create_dataloader
+from utils.data.loaders import InfiniteDataLoader, create_dataloader
 from utils.files import ROOT, yaml_load
 
 HYP = yaml_load(ROOT / "data" / "hyps" / "hyp.scratch-low.yaml")

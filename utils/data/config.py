@@ -13,7 +13,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from utils.download_script import run_download_script
+from utils.data.download_script import run_download_script
 from utils.downloads import safe_download
 from utils.errors import UserError
 from utils.files import ROOT, check_file, yaml_load

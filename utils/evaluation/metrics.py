@@ -75,7 +75,7 @@ def compute_ap(recall: np.ndarray, precision: np.ndarray) -> tuple[float, np.nda
 def _plot_curves(px: np.ndarray, py: list, ap: np.ndarray, f1: np.ndarray, p: np.ndarray, r: np.ndarray,
                  save_dir: Path, names: dict, prefix: str) -> None:
     """Write PR_curve.png, F1_curve.png, P_curve.png and R_curve.png to save_dir."""
-    from utils.plots import plot_mc_curve, plot_pr_curve
+    from utils.evaluation.plots import plot_mc_curve, plot_pr_curve
 
     plot_pr_curve(px, py, ap, save_dir / f"{prefix}PR_curve.png", names)
     plot_mc_curve(px, f1, save_dir / f"{prefix}F1_curve.png", names, ylabel="F1")
@@ -173,6 +173,6 @@ class ConfusionMatrix:
 
     def plot(self, save_dir: str | Path = "", names: dict | list = (), normalize: bool = True) -> None:
         """Write confusion_matrix.png to save_dir."""
-        from utils.plots import plot_confusion_matrix
+        from utils.evaluation.plots import plot_confusion_matrix
 
         plot_confusion_matrix(self.matrix, self.nc, names, save_dir, normalize=normalize)

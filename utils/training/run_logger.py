@@ -80,14 +80,14 @@ class RunLogger:
     def log_labels(self, labels: np.ndarray, names: dict) -> None:
         """labels.jpg: class counts and box statistics of the training set."""
         if self.plots:
-            from utils.plots import plot_labels
+            from utils.evaluation.plots import plot_labels
 
             plot_labels(labels, names, self.save_dir)
 
     def log_train_batch(self, ni: int, imgs: torch.Tensor, targets: torch.Tensor, paths: list, names: dict) -> None:
         """train_batch0..2.jpg: the first augmented batches as the model sees them."""
         if self.plots and ni < TRAIN_PLOT_BATCHES:
-            from utils.plots import plot_images
+            from utils.evaluation.plots import plot_images
 
             plot_images(imgs, targets, paths, self.save_dir / f"train_batch{ni}.jpg", names=names)
 
@@ -113,7 +113,7 @@ class RunLogger:
     def finish(self) -> None:
         """results.png from results.csv, then the closing 'Results saved to' line."""
         if self.plots and self.csv.exists():
-            from utils.plots import plot_results
+            from utils.evaluation.plots import plot_results
 
             plot_results(file=self.csv)
         if self.tb:

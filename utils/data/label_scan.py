@@ -21,9 +21,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from utils.files import is_writeable
-from utils.image_files import IMG_FORMATS, exif_size
+from utils.data.image_files import IMG_FORMATS, exif_size
 from utils.logger import LOGGER
-from utils.segments import segments2boxes
+from utils.data.segments import segments2boxes
 from utils.torch_utils import LOCAL_RANK
 
 CACHE_VERSION = "yolo-labels-1"

@@ -1,0 +1,1 @@
+"""Developer tools that users do not need to run the detector."""

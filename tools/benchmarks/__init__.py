@@ -1,0 +1,1 @@
+"""Developer benchmarks, one file per section, sharing one timing helper (timing.py)."""

@@ -1,0 +1,78 @@
+"""DataLoaders for train.py and val.py: persistent workers across epochs, DDP sharding, seeded augmentation."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, distributed
+
+from utils.data.datasets import LoadImagesAndLabels
+from utils.logger import LOGGER
+from utils.torch_utils import RANK, torch_distributed_zero_first
+
+PIN_MEMORY = str(os.getenv("PIN_MEMORY", True)).lower() == "true"  # pinned host memory speeds up copies to CUDA
+SEED_OFFSET = 6148914691236517205  # spreads nearby --seed values far apart in the generator's state
+
+
+class _RepeatSampler:
+    """A batch sampler that starts over when it ends, so the loader's iterator (and its workers) never stop."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        while True:
+            yield from iter(self.sampler)
+
+
+class InfiniteDataLoader(DataLoader):
+    """A DataLoader whose worker processes live for the whole run instead of being restarted every epoch."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        object.__setattr__(self, "batch_sampler", _RepeatSampler(self.batch_sampler))
+        self.iterator = super().__iter__()
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler.sampler)
+
+    def __iter__(self):
+        for _ in range(len(self)):
+            yield next(self.iterator)
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy and random in each worker from torch's per-worker seed, so augmentation is reproducible."""
+    worker_seed = torch.initial_seed() % 2**32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)
+
+
+def create_dataloader(path, imgsz: int, batch_size: int, stride: int, single_cls: bool = False,
+                      hyp: dict | None = None, augment: bool = False, cache: bool | str | None = False,
+                      pad: float = 0.0, rect: bool = False, rank: int = -1, workers: int = 8,
+                      image_weights: bool = False, quad: bool = False, prefix: str = "", shuffle: bool = False,
+                      seed: int = 0, nc: int | None = None,
+                      min_items: int = 0) -> tuple[DataLoader, LoadImagesAndLabels]:
+    """(loader, dataset) for a data YAML split; nc makes the label scan reject out-of-range classes."""
+    if rect and shuffle:
+        LOGGER.warning("WARNING ⚠️ --rect is incompatible with DataLoader shuffle, setting shuffle=False")
+        shuffle = False
+    with torch_distributed_zero_first(rank):  # rank 0 scans and writes the label cache first
+        dataset = LoadImagesAndLabels(path, imgsz, batch_size, augment=augment, hyp=hyp, rect=rect,
+                                      image_weights=image_weights, cache_images=cache, single_cls=single_cls,
+                                      stride=int(stride), pad=pad, min_items=min_items, prefix=prefix, nc=nc)
+    batch_size = min(batch_size, len(dataset))
+    nd = torch.cuda.device_count()
+    nw = min(os.cpu_count() // max(nd, 1), batch_size if batch_size > 1 else 0, workers)
+    sampler = None if rank == -1 else distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
+    loader = DataLoader if image_weights else InfiniteDataLoader  # workers must see the indices resampled each epoch
+    generator = torch.Generator()
+    generator.manual_seed(SEED_OFFSET + seed + RANK)
+    return loader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, num_workers=nw,
+                  sampler=sampler, pin_memory=PIN_MEMORY and torch.cuda.is_available(),
+                  collate_fn=LoadImagesAndLabels.collate_fn4 if quad else LoadImagesAndLabels.collate_fn,
+                  worker_init_fn=seed_worker, generator=generator), dataset

@@ -1,0 +1,1 @@
+"""What inference needs besides the model: input sources and non-maximum suppression."""
