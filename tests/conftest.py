@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +25,14 @@ def shared_path(rel: str) -> Path:
     if not p.exists():
         pytest.skip(f"needs {p} (the project's shared data folder, ../shared from the repo root)")
     return p
+
+
+def golden(name: str):
+    """A YOLOv5 v7.0 reference file from ../shared/golden (see its README): the npz arrays or the json object."""
+    p = shared_path(f"golden/{name}")
+    if p.suffix == ".json":
+        return json.loads(p.read_text())
+    return dict(np.load(p, allow_pickle=False))
 
 
 @pytest.fixture
