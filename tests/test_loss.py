@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
 from models.yolo import Model
+from tests.conftest import golden
 from utils.training.loss import LEVEL_BALANCE, ComputeLoss, FocalLoss, smooth_BCE
 
 HYP = dict(box=0.05, cls=0.5, cls_pw=1.0, obj=1.0, obj_pw=1.0, anchor_t=4.0, fl_gamma=0.0)
@@ -153,3 +155,84 @@ def test_loss_gradients_are_finite_and_reach_the_model(model):
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert model.model[-1].m[0].weight.grad.abs().sum() > 0
+
+
+# --- YOLOv5 v7.0 golden numbers (../shared/golden/loss.npz and build_targets.npz; tolerances from its README) ---
+
+HYP_KEYS = ("box", "obj", "cls", "cls_pw", "obj_pw", "anchor_t", "fl_gamma", "label_smoothing")
+
+
+class _DetectStub(nn.Module):
+    """The few Detect attributes ComputeLoss reads: class count, anchors per level, level count, anchors, strides."""
+
+    def __init__(self, nc: int, anchors: torch.Tensor, strides: torch.Tensor):
+        super().__init__()
+        self.nc, self.na, self.nl = nc, anchors.shape[1], anchors.shape[0]
+        self.register_buffer("anchors", anchors)
+        self.register_buffer("stride", strides)
+        self.dummy = nn.Parameter(torch.zeros(1))  # ComputeLoss takes its device from the parameters
+
+
+def _golden_loss(g: dict, case: str, anchor_t: float | None = None) -> ComputeLoss:
+    """Our ComputeLoss for a golden case: a model stand-in holding the stored anchors and the case's hyp as stored."""
+    detect = _DetectStub(int(g[f"{case}__nc"]), torch.from_numpy(g["anchors"]), torch.from_numpy(g["strides"]))
+    model = nn.Module()
+    model.model = nn.ModuleList([detect])  # DetectionModel.model[-1] is the Detect module
+    if anchor_t is None:
+        model.hyp = {k: float(g[f"{case}__hyp_{k}"]) for k in HYP_KEYS}
+    else:
+        model.hyp = {**HYP, "fl_gamma": 0.0, "label_smoothing": 0.0, "anchor_t": anchor_t}
+    return ComputeLoss(model)
+
+
+def _rel_diff(ours: torch.Tensor, ref: np.ndarray) -> float:
+    return float(((ours.detach().double() - torch.from_numpy(ref).double()).abs() / np.abs(ref).clip(1e-30)).max())
+
+
+@pytest.mark.parametrize("case", ["default", "nc1", "label_smoothing", "focal", "anchor_t_2_9", "pos_weight",
+                                  "no_targets"])
+def test_loss_and_gradients_match_yolov5(case):
+    g = golden("loss.npz")
+    assert case in g["cases"].tolist()
+    preds = [torch.from_numpy(g[f"{case}__p{i}"]).requires_grad_(True) for i in range(3)]
+    loss, items = _golden_loss(g, case)(preds, torch.from_numpy(g[f"{case}__targets"]))
+    assert _rel_diff(loss, g[f"{case}__loss"]) <= 1e-5
+    torch.testing.assert_close(items, torch.from_numpy(g[f"{case}__loss_items"]), rtol=1e-5, atol=0)
+    grads = torch.autograd.grad(loss, preds)
+    for i, grad in enumerate(grads):
+        ref = torch.from_numpy(g[f"{case}__grad_p{i}"])
+        assert (grad - ref).abs().max() <= 1e-5 * ref.abs().max(), f"level {i}"
+        assert (grad[ref == 0] == 0).all(), f"level {i}: gradient where YOLOv5 has none"
+
+
+def _rows(g: dict, prefix: str) -> list[tuple]:
+    """Assignment rows (b, a, gj, gi, cls, tbox, anchor) of one level, sorted so that row order does not matter."""
+    cols = [g[f"{prefix}__{k}"] for k in ("b", "a", "gj", "gi", "tcls")]
+    return sorted(zip(*(c.tolist() for c in cols), g[f"{prefix}__tbox"].tolist(), g[f"{prefix}__anch"].tolist()))
+
+
+@pytest.mark.parametrize("case", ["default", "nc1", "anchor_t_2_9", "no_targets"])
+def test_build_targets_matches_yolov5(case):
+    g = golden("build_targets.npz")
+    loss = _golden_loss(g, case, anchor_t=float(g[f"{case}__hyp_anchor_t"]))
+    preds = [torch.zeros(tuple(s)) for s in g[f"{case}__pred_shapes"].tolist()]
+    tcls, tbox, indices, anch = loss.build_targets(preds, torch.from_numpy(g[f"{case}__targets"]))
+    for level in range(3):
+        ref = f"{case}__L{level}"
+        b, a, gj, gi = indices[level]
+        ours = {f"{ref}__{k}": v.numpy() for k, v in dict(b=b, a=a, gj=gj, gi=gi, tcls=tcls[level],
+                                                             tbox=tbox[level], anch=anch[level]).items()}
+        assert len(b) == len(g[f"{ref}__b"]), f"level {level}: {len(b)} assignments, YOLOv5 {len(g[f'{ref}__b'])}"
+        for mine, theirs in zip(_rows(ours, ref), _rows(g, ref)):
+            assert mine[:5] == theirs[:5], f"level {level}"
+            assert np.allclose(mine[5], theirs[5], rtol=0, atol=1e-6) and np.allclose(mine[6], theirs[6], atol=1e-6)
+
+
+def test_golden_assignment_counts_pin_anchor_t_and_neighbour_rules():
+    """README: 69/37/5 assignments for `default`, 50/23/2 at anchor_t 2.9 (target 2 sits exactly at ratio 4.0)."""
+    g = golden("build_targets.npz")
+    for case, counts in (("default", [69, 37, 5]), ("anchor_t_2_9", [50, 23, 2])):
+        loss = _golden_loss(g, case, anchor_t=float(g[f"{case}__hyp_anchor_t"]))
+        preds = [torch.zeros(tuple(s)) for s in g[f"{case}__pred_shapes"].tolist()]
+        _, _, indices, _ = loss.build_targets(preds, torch.from_numpy(g[f"{case}__targets"]))
+        assert [len(ix[0]) for ix in indices] == counts

@@ -1,0 +1,94 @@
+"""utils/torch_utils against YOLOv5 v7.0's numbers: ModelEMA's ramped decay and smart_optimizer's parameter groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from models.yolo import Model
+from tests.conftest import golden
+from utils.torch_utils import ModelEMA, smart_optimizer
+
+
+def _ema_model(g: dict) -> nn.Module:
+    """The golden EMA model, Conv2d(3, 4, 3) + BatchNorm2d(4), loaded with the stored initial state."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    model.load_state_dict({k: torch.from_numpy(g[f"init__{k}"]) for k in model.state_dict()})
+    return model
+
+
+def _load_step(model: nn.Module, g: dict, k: int) -> None:
+    model.load_state_dict({key: torch.from_numpy(np.asarray(g[f"steps__{key}"][k])) for key in model.state_dict()})
+
+
+def _assert_state(ema: ModelEMA, g: dict, prefix: str) -> float:
+    """Every EMA entry within 1e-6 relative + 1e-7 absolute of YOLOv5's; returns the largest difference."""
+    worst = 0.0
+    for key, v in ema.ema.state_dict().items():
+        ref = torch.from_numpy(np.asarray(g[f"{prefix}__{key}"]))
+        torch.testing.assert_close(v, ref.to(v.dtype), rtol=1e-6, atol=1e-7, msg=f"{prefix} {key}")
+        worst = max(worst, float((v.double() - ref.double()).abs().max()))
+    return worst
+
+
+def test_ema_matches_yolov5_from_a_fresh_start():
+    g = golden("ema.npz")
+    model = _ema_model(g)
+    ema = ModelEMA(model, decay=float(g["ema_decay"]), tau=int(g["ema_tau"]))
+    snapshots = set(g["snapshots"].tolist())
+    for k in range(50):
+        _load_step(model, g, k)
+        ema.update(model)
+        assert ema.decay(ema.updates) == pytest.approx(float(g["fresh__decay"][k]), rel=1e-12)
+        if k + 1 in snapshots:
+            _assert_state(ema, g, f"fresh__after_{k + 1}")
+    assert ema.updates == int(g["fresh__updates"])
+
+
+def test_ema_matches_yolov5_when_resumed():
+    g = golden("ema.npz")
+    model = _ema_model(g)
+    ema = ModelEMA(model, decay=float(g["ema_decay"]), tau=int(g["ema_tau"]), updates=int(g["resume_updates"]))
+    for k in range(int(g["resume_steps"])):
+        _load_step(model, g, k)
+        ema.update(model)
+        assert ema.decay(ema.updates) == pytest.approx(float(g["resume__decay"][k]), rel=1e-12)
+    _assert_state(ema, g, "resume__after_5")
+    assert ema.updates == int(g["resume__updates"])
+
+
+@pytest.fixture(scope="module")
+def yolov5n_80() -> nn.Module:
+    return Model("yolov5n.yaml", ch=3, nc=80)
+
+
+def test_optimizer_groups_match_yolov5(yolov5n_80):
+    g = golden("optimizer_groups.json")
+    inp, out = g["inputs"], g["outputs"]
+    opt = smart_optimizer(yolov5n_80, inp["optimizer"], inp["lr0"], inp["momentum"], inp["weight_decay_scaled"])
+    names = {id(p): n for n, p in yolov5n_80.named_parameters()}
+    assert sum(p.numel() for p in yolov5n_80.parameters()) == out["total_parameters"]
+    assert type(opt).__name__ == out["optimizer_type"]
+    order = [names[id(p)] for group in opt.param_groups for p in group["params"]]
+    assert order == out["optimizer_param_order"]
+    for j, (group, ref) in enumerate(zip(opt.param_groups, out["param_groups"], strict=True)):
+        assert (group["lr"], group["momentum"], group["nesterov"]) == (ref["lr"], ref["momentum"], ref["nesterov"])
+        assert group["weight_decay"] == ref["weight_decay"] and len(group["params"]) == ref["n_params"], f"group {j}"
+        for p in group["params"]:
+            want = out["params"][names[id(p)]]
+            assert (want["param_group_index"], want["weight_decay"]) == (j, group["weight_decay"]), names[id(p)]
+            assert list(p.shape) == want["shape"]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSProp"])
+def test_other_optimizers_match_yolov5(yolov5n_80, name):
+    g = golden("optimizer_groups.json")
+    inp, ref = g["inputs"], g["outputs"]["other_optimizers"][name]
+    opt = smart_optimizer(yolov5n_80, name, inp["lr0"], inp["momentum"], inp["weight_decay_scaled"])
+    assert type(opt).__name__ == ref["type"]
+    for group, want in zip(opt.param_groups, ref["param_groups"], strict=True):
+        for key, value in want.items():
+            got = len(group["params"]) if key == "n_params" else group[key]
+            assert (list(got) if key == "betas" else got) == value, f"{name} {key}"
