@@ -44,14 +44,14 @@ from utils.training.evolve import evolvable, history, mutate, record_generation 
 from utils.files import ROOT, check_file, check_yaml, increment_path, yaml_load, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.loss import ComputeLoss  # noqa: E402
-from utils.training.lr_schedule import apply_warmup, lr_lambda, warmup_iterations  # noqa: E402
+from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda,  # noqa: E402
+                                        warmup_iterations)
 from utils.evaluation.metrics import fitness  # noqa: E402
 from utils.training.resume import resume_options, restore_state  # noqa: E402
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
                                intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
 
-NOMINAL_BATCH = 64  # gradients are accumulated up to this batch size before an optimizer step
 GRAD_CLIP = 10.0
 HYP_KEYS = ("lr0", "lrf", "momentum", "weight_decay", "warmup_epochs", "warmup_momentum", "warmup_bias_lr", "box",
             "cls", "cls_pw", "obj", "obj_pw", "iou_t", "anchor_t", "fl_gamma", "hsv_h", "hsv_s", "hsv_v", "degrees",
@@ -178,8 +178,8 @@ class Trainer:
 
     def _setup_optimization(self) -> None:
         opt, hyp = self.opt, self.hyp
-        self.accumulate = max(round(NOMINAL_BATCH / self.batch_size), 1)
-        hyp["weight_decay"] *= self.batch_size * self.accumulate / NOMINAL_BATCH
+        self.accumulate, decay_scale = accumulation(self.batch_size)
+        hyp["weight_decay"] *= decay_scale
         self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
         self.lf = lr_lambda(opt.epochs, hyp["lrf"], opt.cos_lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda=self.lf)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+import torch.nn as nn
 
-from utils.training.lr_schedule import apply_warmup, lr_lambda, one_cycle, warmup_iterations
+from tests.conftest import golden
+from utils.torch_utils import smart_optimizer
+from utils.training.lr_schedule import NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda, one_cycle, warmup_iterations
 
 HYP = {"warmup_epochs": 3.0, "warmup_bias_lr": 0.1, "warmup_momentum": 0.8, "momentum": 0.937}
 
@@ -48,3 +52,63 @@ def test_warmup_starts_bias_high_weights_at_zero_and_ends_at_schedule():
     assert acc == 4  # 64 / 16 batches summed per step once warmed up
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.005] * 3)
     assert opt.param_groups[0]["momentum"] == pytest.approx(0.937)
+
+
+# --- YOLOv5 v7.0 golden numbers (../shared/golden/lr_schedule.json): train.py's schedule statements replayed ---
+
+
+def _replay(hyp: dict, sc: dict) -> dict:
+    """What train.py does to the optimizer over a run, with our functions, recorded like the golden file."""
+    hyp = dict(hyp)
+    accumulate, decay_scale = accumulation(sc["batch_size"])
+    hyp["weight_decay"] *= decay_scale
+    model = nn.Sequential(nn.Conv2d(3, 4, 1, bias=True), nn.BatchNorm2d(4))
+    optimizer = smart_optimizer(model, "SGD", hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
+    lf = lr_lambda(sc["epochs"], hyp["lrf"], sc["cos_lr"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lf)
+    scheduler.last_epoch = -1  # start_epoch - 1
+    nb = sc["nb"]
+    nw = warmup_iterations(hyp, nb)
+    out = {"nw": nw, "weight_decay_scaled": [g["weight_decay"] for g in optimizer.param_groups],
+           "initial_lr": [g["initial_lr"] for g in optimizer.param_groups],
+           "lf_per_epoch": [lf(e) for e in range(sc["epochs"])], "epoch_end_lr": [],
+           "per_iteration": {k: [] for k in ("lr", "momentum", "accumulate", "optimizer_step")}}
+    last_opt_step = -1
+    for epoch in range(sc["epochs"]):
+        for i in range(nb):
+            ni = i + nb * epoch
+            if ni <= nw:
+                accumulate = apply_warmup(optimizer, ni, nw, lf(epoch), hyp, NOMINAL_BATCH, sc["batch_size"])
+            step = ni - last_opt_step >= accumulate
+            if step:
+                optimizer.step()
+                last_opt_step = ni
+            rec = out["per_iteration"]
+            rec["lr"].append([g["lr"] for g in optimizer.param_groups])
+            rec["momentum"].append([g["momentum"] for g in optimizer.param_groups])
+            rec["accumulate"].append(accumulate)
+            rec["optimizer_step"].append(step)
+        out["epoch_end_lr"].append([g["lr"] for g in optimizer.param_groups])
+        scheduler.step()
+    return out
+
+
+@pytest.mark.parametrize("scenario", ["linear_bs16", "cos_bs16", "linear_bs24_nb50"])
+def test_schedule_matches_yolov5(scenario):
+    g = golden("lr_schedule.json")
+    sc = next(s for s in g["inputs"]["scenarios"] if s["name"] == scenario)
+    ref, ours = g["outputs"]["results"][scenario], _replay(g["inputs"]["hyp"], sc)
+    assert ours["nw"] == ref["nw"]
+    for key in ("weight_decay_scaled", "initial_lr", "lf_per_epoch", "epoch_end_lr"):
+        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-12, atol=0, err_msg=key)
+    for key in ("lr", "momentum"):
+        np.testing.assert_allclose(ours["per_iteration"][key], ref["per_iteration"][key], rtol=1e-12, atol=0,
+                                   err_msg=key)
+    for key in ("accumulate", "optimizer_step"):
+        assert ours["per_iteration"][key] == ref["per_iteration"][key], key
+
+
+def test_accumulation_and_decay_scale_follow_the_nominal_batch_of_64():
+    assert accumulation(16) == (4, 1.0)
+    assert accumulation(24) == (3, 24 * 3 / 64)
+    assert accumulation(128) == (1, 2.0)

@@ -9,6 +9,15 @@ import numpy as np
 import torch
 
 
+NOMINAL_BATCH = 64  # gradients are accumulated up to this batch size before an optimizer step
+
+
+def accumulation(batch_size: int) -> tuple[int, float]:
+    """Batches summed per optimizer step, and the factor on weight_decay that keeps decay per image constant."""
+    accumulate = max(round(NOMINAL_BATCH / batch_size), 1)
+    return accumulate, batch_size * accumulate / NOMINAL_BATCH
+
+
 def one_cycle(y1: float = 0.0, y2: float = 1.0, steps: int = 100) -> Callable[[float], float]:
     """Half a cosine from y1 at step 0 to y2 at step `steps`."""
     return lambda x: ((1 - math.cos(x * math.pi / steps)) / 2) * (y2 - y1) + y1
