@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import golden
 from utils.evaluation.metrics import (ConfusionMatrix, ap_per_class, compute_ap, fitness, iou_thresholds, match_predictions,
                            smooth)
 
@@ -179,3 +180,41 @@ def test_match_agrees_with_brute_force_on_random_scenes():
         dets = torch.cat((dets, conf[:, None], cls[:, None]), 1)
         expected = brute_force_match(dets, labels, iouv.tolist())
         np.testing.assert_array_equal(match_predictions(dets, labels, iouv).numpy(), expected)
+
+
+# --- YOLOv5 v7.0 golden numbers (../shared/golden/metrics.npz and process_batch.npz; tolerances from its README) ---
+
+
+@pytest.mark.parametrize("case", ["ap0", "ap1", "ap2"])
+def test_ap_per_class_matches_yolov5(case):
+    g = golden("metrics.npz")
+    tp, fp, p, r, f1, ap, classes = ap_per_class(g[f"{case}__tp"], g[f"{case}__conf"], g[f"{case}__pred_cls"],
+                                                 g[f"{case}__target_cls"], names={i: str(i) for i in range(10)})
+    np.testing.assert_array_equal(classes, g[f"{case}__out_unique_classes"])
+    for name, ours in dict(tp=tp, fp=fp, p=p, r=r, f1=f1, ap=ap).items():
+        np.testing.assert_allclose(ours, g[f"{case}__out_{name}"], rtol=0, atol=1e-9, err_msg=f"{case} {name}")
+
+
+@pytest.mark.parametrize("case", ["cap0", "cap1", "cap2", "cap3"])
+def test_compute_ap_matches_yolov5(case):
+    g = golden("metrics.npz")
+    ap, mpre, mrec = compute_ap(g[f"{case}__recall"], g[f"{case}__precision"])
+    assert abs(ap - float(g[f"{case}__out_ap"])) <= 1e-9
+    np.testing.assert_allclose(mpre, g[f"{case}__out_mpre"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(mrec, g[f"{case}__out_mrec"], rtol=0, atol=1e-9)
+
+
+def test_fitness_matches_yolov5():
+    g = golden("metrics.npz")
+    np.testing.assert_allclose(fitness(g["fitness__x"]), g["fitness__out"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("scene", range(4))
+def test_match_predictions_matches_yolov5_process_batch(scene):
+    g = golden("process_batch.npz")
+    detections, labels = torch.from_numpy(g[f"s{scene}__detections"]), torch.from_numpy(g[f"s{scene}__labels"])
+    iouv = iou_thresholds()
+    np.testing.assert_array_equal(iouv.numpy(), g["iouv"])
+    correct = match_predictions(detections, labels, iouv).numpy()
+    wrong = np.argwhere(correct != g[f"s{scene}__correct"])
+    assert not len(wrong), f"(detection, threshold) cells that differ from YOLOv5: {wrong.tolist()}"
