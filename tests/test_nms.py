@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from tests.conftest import golden
 from utils.errors import UserError
 from utils.inference import nms
 from utils.inference.nms import non_max_suppression
@@ -102,3 +104,19 @@ def test_bad_thresholds_raise_user_error():
         non_max_suppression(make_pred([]), conf_thres=1.5)
     with pytest.raises(UserError, match="iou-thres"):
         non_max_suppression(make_pred([]), iou_thres=-0.1)
+
+
+@pytest.mark.parametrize("setting", ["default", "multi_label", "agnostic", "classes_1_3", "max_det_10", "val_like"])
+def test_matches_yolov5_golden_detections(setting):
+    """../shared/golden/nms.npz (YOLOv5 v7.0, time limit off): row counts and classes exact, boxes/scores 1e-6 rel."""
+    g = golden("nms.npz")
+    kw = dict(conf_thres=float(g[f"{setting}__conf_thres"]), iou_thres=float(g[f"{setting}__iou_thres"]),
+              multi_label=bool(g[f"{setting}__multi_label"]), agnostic=bool(g[f"{setting}__agnostic"]),
+              max_det=int(g[f"{setting}__max_det"]),
+              classes=None if g[f"{setting}__classes_is_none"] else g[f"{setting}__classes"].tolist())
+    out = non_max_suppression(torch.from_numpy(g["prediction"]), **kw)
+    for k, ours in enumerate(out):
+        ref = g[f"{setting}__out{k}"]
+        assert ours.shape == ref.shape, f"image {k}: {len(ours)} rows, YOLOv5 {len(ref)}"
+        np.testing.assert_array_equal(ours[:, 5].numpy(), ref[:, 5])
+        np.testing.assert_allclose(ours[:, :5].numpy(), ref[:, :5], rtol=1e-6, atol=0)
