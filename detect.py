@@ -27,7 +27,7 @@ from models.backends import DetectMultiBackend
 from utils.annotator import Annotator, colors
 from utils.boxes import scale_boxes, xyxy2xywh
 from models.checkpoints import strip_optimizer
-from utils.checks import check_img_size
+from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, check_file, increment_path
 from utils.logger import LOGGER, colorstr, print_args
@@ -285,6 +285,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 
 @exit_on_user_error
 def main(opt: argparse.Namespace) -> None:
+    check_args(vars(opt))
     run(**vars(opt))
 
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 
 from models.backends import FORMATS
-from utils.checks import check_img_size
+from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, file_size, yaml_save
 from utils.logger import LOGGER, colorstr, print_args
@@ -260,6 +260,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 
 @exit_on_user_error
 def main(opt: argparse.Namespace) -> None:
+    check_args(vars(opt))
     for w in opt.weights if isinstance(opt.weights, list) else [opt.weights]:
         run(**{**vars(opt), "weights": w})
 

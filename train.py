@@ -33,7 +33,7 @@ from models.yolo import Model  # noqa: E402
 from utils.training.autoanchor import check_anchors  # noqa: E402
 from utils.training.autobatch import check_train_batch_size  # noqa: E402
 from models.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer  # noqa: E402
-from utils.checks import check_img_size, check_suffix  # noqa: E402
+from utils.checks import check_args, check_img_size, check_suffix  # noqa: E402
 from utils.training.class_weights import labels_to_class_weights, labels_to_image_weights  # noqa: E402
 from utils.data.config import check_dataset  # noqa: E402
 from utils.data.loaders import create_dataloader  # noqa: E402
@@ -438,10 +438,11 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
         raise UserError("either --cfg or --weights must be specified")
-    if opt.epochs < 1:
-        raise UserError(f"--epochs {opt.epochs} trains nothing; give at least 1 epoch")
-    if opt.batch_size < 1 and opt.batch_size != -1:
-        raise UserError(f"--batch-size {opt.batch_size} must be a positive number, or -1 for AutoBatch")
+    if (opt.teacher_warmup_steps or opt.teacher_warmup_images) and not opt.teacher:
+        raise UserError("--teacher-warmup-steps/--teacher-warmup-images need --teacher WEIGHTS to imitate")
+    if opt.teacher_warmup_steps < 0:
+        raise UserError(f"--teacher-warmup-steps {opt.teacher_warmup_steps} must be 0 (no warm start) or more")
+    opt.teacher = str(Path(opt.teacher).resolve()) if opt.teacher and Path(opt.teacher).is_file() else opt.teacher
     if opt.evolve:
         if opt.project == str(ROOT / "runs/train"):
             opt.project = str(ROOT / "runs/evolve")
@@ -517,6 +518,7 @@ def run(**kwargs) -> argparse.Namespace:
     opt = parse_opt(True)
     for k, v in kwargs.items():
         setattr(opt, k, v)
+    check_args(vars(opt), special={"batch_size": ((-1, "AutoBatch"),)})
     main(opt)
     return opt
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from models.backends import DetectMultiBackend
 from utils.boxes import scale_boxes, xywh2xyxy, xyxy2xywh
-from utils.checks import check_img_size
+from utils.checks import check_args, check_img_size
 from utils.evaluation.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
                              pycocotools_map, write_json)
 from utils.data.config import check_dataset
@@ -302,6 +302,7 @@ def study(opt: argparse.Namespace, weights: list) -> None:
 
 @exit_on_user_error
 def main(opt: argparse.Namespace) -> None:
+    check_args(vars(opt))
     if opt.task not in ("train", "val", "test", "speed", "study"):
         raise UserError(f"--task {opt.task} is not known, use train, val, test, speed or study")
     opt.data = check_yaml(opt.data)

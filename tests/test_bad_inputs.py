@@ -328,14 +328,44 @@ def test_bad_model_yamls_are_one_line_errors(tmp_path, coco8_data, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--epochs", "0"], "--epochs 0 trains nothing"),
-    (["--batch-size", "0"], "--batch-size 0 must be a positive number"),
-    (["--batch-size", "-4"], "--batch-size -4 must be a positive number"),
+    (["--epochs", "0"], "--epochs 0 is invalid: it must be an integer >= 1"),
+    (["--batch-size", "0"], "--batch-size 0 is invalid: it must be an integer >= 1 (or -1 for AutoBatch)"),
+    (["--batch-size", "-4"], "--batch-size -4 is invalid"),
+    (["--img", "0"], "--imgsz 0 is invalid"),
+    (["--workers", "-1"], "--workers -1 is invalid"),
+    (["--seed", "-3"], "--seed -3 is invalid"),
+    (["--freeze", "-1"], "--freeze -1 is invalid"),
+    (["--label-smoothing", "nan"], "--label-smoothing nan is invalid"),
     (["--device", "7"], "invalid CUDA '--device 7' requested"),
     (["--hyp", str(ROOT / "data/coco8.yaml")], "lacks the hyperparameter(s) lr0"),
 ])
 def test_bad_training_arguments_are_one_line_errors(tmp_path, coco8_data, capsys, args, message):
     err = one_line_error("train", [*_train_args(tmp_path, coco8_data), *args], capsys)
+    assert message in err, err
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("val", ["--batch-size", "0"], "--batch-size 0 is invalid"),
+    ("val", ["--batch-size", "-2"], "--batch-size -2 is invalid"),
+    ("val", ["--img", "-32"], "--imgsz -32 is invalid"),
+    ("val", ["--conf-thres", "1.01"], "--conf-thres 1.01 is invalid"),
+    ("val", ["--max-det", "0"], "--max-det 0 is invalid"),
+    ("detect", ["--img", "640", "640", "3"], "--imgsz takes 1 or 2 values"),
+    ("detect", ["--img", "0"], "--imgsz 0 is invalid"),
+    ("detect", ["--max-det", "-1"], "--max-det -1 is invalid"),
+    ("detect", ["--line-thickness", "-2"], "--line-thickness -2 is invalid"),
+    ("detect", ["--iou-thres", "inf"], "--iou-thres inf is invalid"),
+    ("detect", ["--vid-stride", "0"], "--vid-stride 0 is invalid"),
+    ("detect", ["--classes", "-1"], "--classes -1 is invalid"),
+    ("export", ["--batch-size", "0"], "--batch-size 0 is invalid"),
+    ("export", ["--img", "320", "320", "3"], "--imgsz takes 1 or 2 values"),
+    ("benchmarks", ["--img", "0"], "--imgsz 0 is invalid"),
+    ("benchmarks", ["--batch-size", "-1"], "--batch-size -1 is invalid"),
+])
+def test_every_script_refuses_bad_numbers_before_loading_anything(tmp_path, coco8_data, capsys, script, args, message):
+    """Checked before any model or data is touched: the weights named here do not exist."""
+    where = [] if script == "export" else ["--project", str(tmp_path)]  # export writes beside the weights
+    err = one_line_error(script, ["--weights", str(tmp_path / "absent.pt"), *where, *args], capsys)
     assert message in err, err
 
 

@@ -1,8 +1,9 @@
-"""Argument checks that adjust a value with a warning instead of failing later."""
+"""Argument checks: values adjusted with a warning (image sizes to the stride), or refused up front in one line."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from utils.logger import LOGGER
 
@@ -34,3 +35,72 @@ def check_suffix(file: str, suffix: tuple[str, ...], msg: str = "") -> None:
         s = Path(f).suffix.lower()
         if s and s not in suffix:
             raise UserError(f"{msg}{f} has suffix '{s}', expected one of {suffix}")
+
+
+MAX_IMAGE_SIZE = 16384  # pixels per side; far above any YOLOv5 use, low enough to fail before allocating terabytes
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values a numeric flag accepts: an integer or real in [low, high], plus special values with a meaning."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = True
+    special: tuple[tuple[float, str], ...] = ()  # (value, meaning), e.g. (-1, "AutoBatch")
+
+    def accepts(self, v: object) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float) if not self.integer else int):
+            return False
+        if any(v == s for s, _ in self.special):
+            return True
+        return math.isfinite(v) and (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            s = f"{kind} in [{_num(self.low)}, {_num(self.high)}]"
+        else:
+            s = f"{kind} >= {_num(self.low)}" if self.low is not None else kind
+        return s + "".join(f" (or {_num(v)} for {meaning})" for v, meaning in self.special)
+
+
+def _num(x: float) -> str:
+    """A limit as the user would type it: 4294967295, 0.5."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+PROBABILITY = Bound(0, 1, integer=False)
+IMAGE_SIDE = Bound(1, MAX_IMAGE_SIZE)
+ARG_BOUNDS: dict[str, Bound] = {  # every numeric flag of train/val/detect/export/benchmarks, by its argparse dest
+    "batch_size": Bound(1), "epochs": Bound(1), "workers": Bound(0), "max_det": Bound(1),
+    "line_thickness": Bound(1, 1000, special=((0, "a width from the image size"),)),
+    "vid_stride": Bound(1), "patience": Bound(0), "evolve": Bound(1), "seed": Bound(0, 2**32 - 1),
+    "freeze": Bound(0), "classes": Bound(0), "runs": Bound(1), "threads": Bound(1), "val_images": Bound(0),
+    "conf_thres": PROBABILITY, "iou_thres": PROBABILITY, "label_smoothing": PROBABILITY,
+    "imgsz": IMAGE_SIDE, "val_imgsz": IMAGE_SIDE,
+}
+LIST_ARGS = {"freeze", "classes", "imgsz"}  # flags that take several values (nargs='+')
+
+
+def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | None = None) -> None:
+    """Refuse any numeric argument outside its range in one UserError naming the flag, before anything runs.
+
+    args: a script's vars(opt) (or run() keyword arguments); keys without a bound and None values are skipped.
+    special: extra values a script gives a meaning, e.g. train.py's {'batch_size': ((-1, 'AutoBatch'),)}."""
+    from utils.errors import UserError
+
+    for key, value in args.items():
+        if key not in ARG_BOUNDS or value is None:
+            continue
+        bound = ARG_BOUNDS[key]
+        if special and key in special:
+            bound = Bound(bound.low, bound.high, bound.integer, bound.special + special[key])
+        flag = "--" + key.replace("_", "-")
+        values = list(value) if key in LIST_ARGS and isinstance(value, (list, tuple)) else [value]
+        if key == "imgsz" and not 1 <= len(values) <= 2:
+            raise UserError(f"{flag} takes 1 or 2 values (size, or height width), got {len(values)}: "
+                            f"{' '.join(map(str, values))}")
+        for v in values:
+            if not bound.accepts(v):
+                raise UserError(f"{flag} {v} is invalid: it must be {bound.describe()}")
