@@ -438,11 +438,6 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
         raise UserError("either --cfg or --weights must be specified")
-    if (opt.teacher_warmup_steps or opt.teacher_warmup_images) and not opt.teacher:
-        raise UserError("--teacher-warmup-steps/--teacher-warmup-images need --teacher WEIGHTS to imitate")
-    if opt.teacher_warmup_steps < 0:
-        raise UserError(f"--teacher-warmup-steps {opt.teacher_warmup_steps} must be 0 (no warm start) or more")
-    opt.teacher = str(Path(opt.teacher).resolve()) if opt.teacher and Path(opt.teacher).is_file() else opt.teacher
     if opt.evolve:
         if opt.project == str(ROOT / "runs/train"):
             opt.project = str(ROOT / "runs/evolve")
