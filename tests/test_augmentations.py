@@ -6,9 +6,12 @@ import random
 import sys
 import types
 
+import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import golden
+from utils.data import augmentations as aug
 from utils.data.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, letterbox, mixup,
                                  mosaic4, random_flips, random_perspective)
 
@@ -168,3 +171,106 @@ def test_albumentations_pass_when_installed(monkeypatch):
     labels = np.array([[2, 0.5, 0.5, 0.2, 0.2]], dtype=np.float32)
     im, out = Albumentations()(np.zeros((8, 8, 3), np.uint8), labels)
     assert calls == [4] and im.max() == 1 and np.allclose(out, labels)
+
+
+# --- YOLOv5 v7.0 golden numbers (../shared/golden/letterbox.npz, augment_deterministic.npz; README tolerances) ---
+
+LETTERBOX_SETTINGS = ["s64", "s64_auto", "s64_noscaleup", "s64_scalefill", "rect_48x80", "s64_auto_noscaleup"]
+
+
+@pytest.mark.parametrize("setting", LETTERBOX_SETTINGS)
+def test_letterbox_matches_yolov5(setting):
+    g = golden("letterbox.npz")
+    for k in range(int(g["images"])):
+        out, ratio, pad = letterbox(g[f"im{k}"], tuple(g[f"{setting}__new_shape"].tolist()), color=tuple(g["color"].tolist()),
+                                    auto=bool(g[f"{setting}__auto"]), scaleFill=bool(g[f"{setting}__scaleFill"]),
+                                    scaleup=bool(g[f"{setting}__scaleup"]), stride=int(g[f"{setting}__stride"]))
+        ref = f"{setting}__im{k}"
+        assert list(ratio) == g[f"{ref}__ratio"].tolist() and list(pad) == g[f"{ref}__pad"].tolist(), ref
+        np.testing.assert_array_equal(out, g[f"{ref}__out"], err_msg=ref)
+
+
+def test_box_candidates_match_yolov5():
+    g = golden("augment_deterministic.npz")
+    for thr, key in ((0.1, "bc__area_thr_0_1"), (0.01, "bc__area_thr_0_01")):
+        np.testing.assert_array_equal(box_candidates(g["bc__box1"], g["bc__box2"], area_thr=thr), g[key], err_msg=key)
+
+
+class _Draws:
+    """Stands in for one random function: returns the stored draws in call order and records the arguments."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(args + tuple(kwargs.values()))
+        return self.values.pop(0)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_augment_hsv_matches_yolov5(case, monkeypatch):
+    g = golden("augment_deterministic.npz")
+    draw = _Draws([g[f"hsv{case}__uniform_draws"]])
+    monkeypatch.setattr(np.random, "uniform", draw)
+    im = g["hsv__image"].copy()
+    augment_hsv(im, *g[f"hsv{case}__gains"].tolist())
+    assert draw.calls == [(-1, 1, 3)]
+    np.testing.assert_array_equal(im, g[f"hsv{case}__out"])
+
+
+def _warp_recorder(monkeypatch) -> list:
+    """Record the matrix random_perspective hands to OpenCV's warp (as 3x3)."""
+    seen = []
+    for name in ("warpAffine", "warpPerspective"):
+        real = getattr(cv2, name)
+
+        def wrapper(im, m, *args, _real=real, **kwargs):
+            seen.append(np.vstack((m, [0, 0, 1])) if m.shape[0] == 2 else m.copy())
+            return _real(im, m, *args, **kwargs)
+
+        monkeypatch.setattr(cv2, name, wrapper)
+    return seen
+
+
+@pytest.mark.parametrize("case", ["affine", "perspective", "mosaic_border", "segments", "identity"])
+def test_random_perspective_matches_yolov5(case, monkeypatch):
+    g = golden("augment_deterministic.npz")
+    draw = _Draws(g[f"{case}__draws"].tolist())
+    monkeypatch.setattr(aug.random, "uniform", draw)
+    warps = _warp_recorder(monkeypatch)
+    segments = ()
+    if f"{case}__segments" in g:
+        ends = np.cumsum(g[f"{case}__segment_lengths"])[:-1]
+        segments = np.split(g[f"{case}__segments"], ends)
+    degrees, translate, scale, shear, perspective = g[f"{case}__params"].tolist()
+    im, targets = random_perspective(g[f"{case}__image"].copy(), g[f"{case}__targets"].copy(), segments,
+                                     degrees=degrees, translate=translate, scale=scale, shear=shear,
+                                     perspective=perspective, border=tuple(g[f"{case}__border"].tolist()))
+    np.testing.assert_allclose(np.array(draw.calls), g[f"{case}__draw_bounds"], rtol=0, atol=0)
+    assert len(warps) == int(g[f"{case}__warped"])
+    if warps:
+        np.testing.assert_allclose(warps[0], g[f"{case}__M"], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(im, g[f"{case}__out_image"])
+    ref = g[f"{case}__out_targets"]
+    assert targets.shape == ref.shape
+    np.testing.assert_array_equal(targets[:, 0], ref[:, 0])
+    np.testing.assert_allclose(targets[:, 1:], ref[:, 1:], rtol=0, atol=1e-4)
+
+
+def test_mixup_matches_yolov5(monkeypatch):
+    g = golden("augment_deterministic.npz")
+    for k, r in enumerate(g["mixup__r"].tolist()):
+        draw = _Draws([r])
+        monkeypatch.setattr(np.random, "beta", draw)
+        im, labels = mixup(g["mixup__im"], g["mixup__labels"], g["mixup__im2"], g["mixup__labels2"])
+        assert draw.calls == [tuple(g[f"mixup{k}__beta_args"].tolist())]
+        np.testing.assert_array_equal(im, g[f"mixup{k}__out_image"])
+        np.testing.assert_array_equal(labels, g[f"mixup{k}__out_labels"])
+
+
+def test_mixup_ratio_is_beta_32_32():
+    """The drawn blend ratio has Beta(32, 32)'s spread (std 0.062), not a flat one's (0.29), on a seeded generator."""
+    np.random.seed(0)
+    white, black, none = np.full((1, 1, 3), 250, np.uint8), np.zeros((1, 1, 3), np.uint8), np.zeros((0, 5))
+    ratios = np.array([mixup(white, none, black, none)[0][0, 0, 0] / 250 for _ in range(400)])
+    assert abs(ratios.mean() - 0.5) < 0.02 and 0.045 < ratios.std() < 0.08

@@ -80,8 +80,9 @@ def _warp_matrix(shape: tuple[int, int], out_wh: tuple[int, int], degrees: float
     p = np.eye(3)
     p[2, 0], p[2, 1] = random.uniform(-perspective, perspective), random.uniform(-perspective, perspective)
     r = np.eye(3)
+    angle = random.uniform(-degrees, degrees)  # drawn before the scale, as YOLOv5 does, so seeded runs agree
     s = random.uniform(1 - scale, 1 + scale)
-    r[:2] = cv2.getRotationMatrix2D(angle=random.uniform(-degrees, degrees), center=(0, 0), scale=s)
+    r[:2] = cv2.getRotationMatrix2D(angle=angle, center=(0, 0), scale=s)
     sh = np.eye(3)
     sh[0, 1] = math.tan(random.uniform(-shear, shear) * math.pi / 180)
     sh[1, 0] = math.tan(random.uniform(-shear, shear) * math.pi / 180)
