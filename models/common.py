@@ -189,13 +189,11 @@ class DynamicConv(nn.Module):
     More parameters than a convolution for almost no extra FLOPs: the mixing is one small matmul per image.
     """
 
-    def __init__(self, in_features: int, out_features: int, kernel_size: int = 1, stride: int = 1,
-                 padding: int | str = "", dilation: int = 1, groups: int = 1, bias: bool = False,
-                 num_experts: int = 4):
+    def __init__(self, c1: int, c2: int, kernel_size: int = 1, stride: int = 1, padding: int | str = "",
+                 dilation: int = 1, groups: int = 1, bias: bool = False, num_experts: int = 4):
         super().__init__()
-        self.routing = nn.Linear(in_features, num_experts)
-        self.cond_conv = CondConv2d(in_features, out_features, kernel_size, stride, padding, dilation, groups, bias,
-                                    num_experts)
+        self.routing = nn.Linear(c1, num_experts)
+        self.cond_conv = CondConv2d(c1, c2, kernel_size, stride, padding, dilation, groups, bias, num_experts)
         self.register_buffer("shift", None)  # per-channel output shift, set when a BatchNorm is folded in
 
     def routing_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -229,16 +227,18 @@ def fuse_module(module: nn.Module) -> None:
 
 
 class GhostModule(nn.Module):
-    """GhostNet module with dynamic convolutions: a primary conv makes oup/ratio maps, a cheap depth-wise one the rest."""
+    """GhostNet module with dynamic convolutions: a primary conv makes c2/ratio maps, a cheap depth-wise one the rest.
 
-    def __init__(self, inp: int, oup: int, kernel_size: int = 1, ratio: int = 2, dw_size: int = 3, stride: int = 1,
+    `oup` keeps the seed patch's attribute name: pickled checkpoints restore it."""
+
+    def __init__(self, c1: int, c2: int, kernel_size: int = 1, ratio: int = 2, dw_size: int = 3, stride: int = 1,
                  act_layer: type[nn.Module] | None = nn.ReLU, num_experts: int = 4):
         super().__init__()
-        self.oup = oup
-        init_channels = math.ceil(oup / ratio)
+        self.oup = c2
+        init_channels = math.ceil(c2 / ratio)
         new_channels = init_channels * (ratio - 1)
         self.primary_conv = nn.Sequential(
-            DynamicConv(inp, init_channels, kernel_size, stride, kernel_size // 2, num_experts=num_experts),
+            DynamicConv(c1, init_channels, kernel_size, stride, kernel_size // 2, num_experts=num_experts),
             nn.BatchNorm2d(init_channels),
             act_layer(inplace=True) if act_layer is not None else nn.Sequential(),
         )
@@ -267,14 +267,14 @@ class C3_GhostModule(C3):
 class DynamicConvBnAct(nn.Module):
     """DynamicConv -> BatchNorm -> activation, residual (with drop-path) when `skip`, stride 1 and in == out."""
 
-    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1,
+    def __init__(self, c1: int, c2: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1,
                  act_layer: type[nn.Module] = nn.ReLU, skip: bool = False, drop_path_rate: float = 0.0,
                  num_experts: int = 4):
         super().__init__()
-        self.has_skip = skip and stride == 1 and in_chs == out_chs
-        self.conv = DynamicConv(in_chs, out_chs, kernel_size, stride, (kernel_size - 1) // 2 * dilation, dilation,
+        self.has_skip = skip and stride == 1 and c1 == c2
+        self.conv = DynamicConv(c1, c2, kernel_size, stride, (kernel_size - 1) // 2 * dilation, dilation,
                                 num_experts=num_experts)
-        self.bn1 = nn.BatchNorm2d(out_chs)
+        self.bn1 = nn.BatchNorm2d(c2)
         self.act1 = act_layer(inplace=True)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
@@ -291,29 +291,29 @@ class DynamicConvBnAct(nn.Module):
 class DynamicGhostBottleneck(nn.Module):
     """GhostNet bottleneck of dynamic GhostModules (expansion 2), named apart from YOLOv5's GhostBottleneck."""
 
-    def __init__(self, in_chs: int, out_chs: int, dw_kernel_size: int = 3, stride: int = 1, se_ratio: float = 0.0,
+    def __init__(self, c1: int, c2: int, dw_kernel_size: int = 3, stride: int = 1, se_ratio: float = 0.0,
                  act_layer: type[nn.Module] = nn.ReLU, num_experts: int = 4):
         super().__init__()
-        mid_chs = 2 * in_chs
+        c_ = 2 * c1
         self.stride = stride
-        self.ghost1 = GhostModule(in_chs, mid_chs, act_layer=act_layer, num_experts=num_experts)
+        self.ghost1 = GhostModule(c1, c_, act_layer=act_layer, num_experts=num_experts)
         if stride > 1:
-            self.conv_dw = DynamicConv(mid_chs, mid_chs, dw_kernel_size, stride, (dw_kernel_size - 1) // 2,
-                                       groups=mid_chs, num_experts=num_experts)
-            self.bn_dw = nn.BatchNorm2d(mid_chs)
+            self.conv_dw = DynamicConv(c_, c_, dw_kernel_size, stride, (dw_kernel_size - 1) // 2,
+                                       groups=c_, num_experts=num_experts)
+            self.bn_dw = nn.BatchNorm2d(c_)
         else:
             self.conv_dw, self.bn_dw = nn.Identity(), nn.Identity()
-        self.se = SqueezeExcite(mid_chs, rd_ratio=se_ratio, gate_layer="hard_sigmoid") if se_ratio > 0 else nn.Identity()
-        self.ghost2 = GhostModule(mid_chs, out_chs, act_layer=None, num_experts=num_experts)
-        if in_chs == out_chs and stride == 1:
+        self.se = SqueezeExcite(c_, rd_ratio=se_ratio, gate_layer="hard_sigmoid") if se_ratio > 0 else nn.Identity()
+        self.ghost2 = GhostModule(c_, c2, act_layer=None, num_experts=num_experts)
+        if c1 == c2 and stride == 1:
             self.shortcut = nn.Sequential()
         else:
             self.shortcut = nn.Sequential(
-                DynamicConv(in_chs, in_chs, dw_kernel_size, stride, (dw_kernel_size - 1) // 2, groups=in_chs,
+                DynamicConv(c1, c1, dw_kernel_size, stride, (dw_kernel_size - 1) // 2, groups=c1,
                             num_experts=num_experts),
-                nn.BatchNorm2d(in_chs),
-                DynamicConv(in_chs, out_chs, 1, 1, 0, num_experts=num_experts),
-                nn.BatchNorm2d(out_chs),
+                nn.BatchNorm2d(c1),
+                DynamicConv(c1, c2, 1, 1, 0, num_experts=num_experts),
+                nn.BatchNorm2d(c2),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,12 @@ def _kernel_shape(cc: CondConv2d, rows: int) -> tuple[int, ...]:
     return (rows, cc.in_channels // cc.groups) + tuple(cc.kernel_size)
 
 
-def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, cc: CondConv2d) -> torch.Tensor:
+def _is_dense_1x1(cc: CondConv2d) -> bool:
+    """A 1x1 kernel over all channels, unpadded: a matmul per image, after subsampling for any stride."""
+    return cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0)
+
+
+def _conv1x1_bmm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, cc: CondConv2d) -> torch.Tensor:
     """1x1 convolution as one batched matmul per image; the output keeps the input's memory layout."""
     if cc.stride != (1, 1):
         x = x[:, :, ::cc.stride[0], ::cc.stride[1]]
@@ -60,8 +65,8 @@ def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     return y.view(b, o, h, w)
 
 
-def _pointwise_traced(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                      cc: CondConv2d) -> torch.Tensor:
+def _conv1x1_traced(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    cc: CondConv2d) -> torch.Tensor:
     """1x1 convolution as a broadcast matmul whose graph does not fix the batch size (export)."""
     if cc.stride != (1, 1):
         x = x[:, :, ::cc.stride[0], ::cc.stride[1]]
@@ -132,11 +137,11 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
     if cc.dynamic_padding:
         x = pad_same(x, cc.kernel_size, cc.stride, cc.dilation)
         cc = _StaticView(cc)
-    pointwise = cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0)
+    dense_1x1 = _is_dense_1x1(cc)
     if torch.jit.is_tracing() or torch.jit.is_scripting():
-        return (_pointwise_traced if pointwise else _shifted)(x, weight, bias, cc)
-    if pointwise:
-        return _pointwise(x, weight, bias, cc)
+        return (_conv1x1_traced if dense_1x1 else _shifted)(x, weight, bias, cc)
+    if dense_1x1:
+        return _conv1x1_bmm(x, weight, bias, cc)
     if x.shape[0] == 1:
         return _single_image(x, weight, bias, cc)
     if cc.groups == cc.in_channels == cc.out_channels and is_channels_last(x):
@@ -157,8 +162,9 @@ def routing_weights(x: torch.Tensor, routing: nn.Linear) -> torch.Tensor:
     return _route(_pool(x), routing.weight, routing.bias)
 
 
-def _is_pointwise(cc: CondConv2d) -> bool:
-    return cc.kernel_size == (1, 1) and cc.groups == 1 and cc.padding == (0, 0) and cc.stride == (1, 1)
+def _is_unstrided_1x1(cc: CondConv2d) -> bool:
+    """A dense 1x1 kernel at stride 1: input and output pixels match one to one, so both gradients are matmuls."""
+    return _is_dense_1x1(cc) and cc.stride == (1, 1)
 
 
 def _is_depthwise_same(cc: CondConv2d) -> bool:
@@ -171,7 +177,7 @@ def _kernel_grad(x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor,
                  cc: CondConv2d) -> tuple[torch.Tensor | None, torch.Tensor]:
     """(input gradient, or None where `_fused_input_grad` makes it; per-image kernel gradient (B, -1))."""
     b, c, h, w = x.shape
-    if _is_pointwise(cc):
+    if _is_unstrided_1x1(cc):
         g_weight = torch.bmm(grad.reshape(b, cc.out_channels, h * w), x.reshape(b, c, h * w).transpose(1, 2))
         return None, g_weight.view(b, -1)
     fused = _is_depthwise_same(cc)
@@ -186,7 +192,7 @@ def _fused_input_grad(grad: torch.Tensor, weight: torch.Tensor, g_pooled: torch.
                       cc: CondConv2d) -> torch.Tensor:
     """Input gradient of 1x1 and same-size depth-wise kernels, the routing's (B, C) gradient added inside the op."""
     (b, c), (h, w), o = g_pooled.shape, grad.shape[2:], cc.out_channels
-    if _is_pointwise(cc):
+    if _is_unstrided_1x1(cc):
         return torch.baddbmm(g_pooled.unsqueeze(-1).expand(b, c, h * w), weight.view(b, o, c).transpose(1, 2),
                              grad.reshape(b, o, h * w)).view(b, c, h, w)
     kernels = weight.reshape(_kernel_shape(cc, b * o)).flip(-1, -2)
