@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+import torch.nn as nn
+
 from models.yolo import Model
-from utils.training.autoanchor import anchor_recall, check_anchors, dataset_wh, kmean_anchors
+from tests.conftest import golden
+from utils.training import autoanchor
+from utils.training.autoanchor import anchor_recall, check_anchors, dataset_wh, kmean_anchors, ratio_metric
 
 
 def _dataset(box_px: list[tuple[float, float]], n_images: int = 20, size: int = 640, seed: int = 0):
@@ -82,3 +86,62 @@ def test_kmean_anchors_with_fewer_boxes_than_anchors_falls_back_to_random():
     ds = _dataset([(40, 40)], n_images=3)
     k = kmean_anchors(ds, n=9, img_size=320, gen=10, verbose=False)
     assert k.shape == (9, 2)
+
+
+# --- YOLOv5 v7.0 golden numbers (../shared/golden/autoanchor.npz; README tolerances) ---
+
+
+@pytest.mark.parametrize("thr_tag, thr", [("thr4", 4.0), ("thr3", 3.0)])
+@pytest.mark.parametrize("name", ["default", "small", "large", "random", "tall"])
+def test_anchor_metrics_match_yolov5(name, thr_tag, thr):
+    g = golden("autoanchor.npz")
+    anchors = g[f"set_{name}"]
+    bpr, aat = anchor_recall(torch.from_numpy(g["wh0"]).float(), torch.from_numpy(anchors), thr)
+    assert abs(bpr - float(g[f"{thr_tag}__{name}__check_bpr"])) <= 1e-6
+    assert abs(aat - float(g[f"{thr_tag}__{name}__check_aat"])) <= 1e-6
+    fit = autoanchor._anchor_fitness(anchors.astype(np.float64), torch.from_numpy(g["wh_filtered"]), thr)
+    assert fit == pytest.approx(float(g[f"{thr_tag}__{name}__fitness"]), rel=1e-6)
+    best = ratio_metric(torch.from_numpy(g["wh0"]).float(), torch.from_numpy(anchors))[1]
+    np.testing.assert_allclose(best.numpy(), g[f"{name}__best_ratio"], rtol=1e-6)
+
+
+def _golden_dataset(g: dict) -> SimpleNamespace:
+    """The golden label set as a dataset: image shapes and per-image normalised label rows."""
+    labels = [g["labels"][g["label_image_index"] == i] for i in range(len(g["shapes"]))]
+    return SimpleNamespace(shapes=g["shapes"], labels=labels)
+
+
+class _DetectStandIn(nn.Module):
+    def __init__(self, anchors: np.ndarray, strides: np.ndarray):
+        super().__init__()
+        self.register_buffer("anchors", torch.from_numpy(anchors.copy()))
+        self.register_buffer("stride", torch.from_numpy(strides.astype(np.float32)))
+
+
+@pytest.mark.parametrize("case", ["good_fit", "poor_fit_replaced", "poor_fit_kept", "poor_fit_replaced_reversed"])
+def test_check_anchors_matches_yolov5(case, monkeypatch):
+    """check_anchors with its scale jitter and k-means replaced by the stored values, as the golden run was."""
+    g = golden("autoanchor.npz")
+    jitter = []
+    monkeypatch.setattr(np.random, "uniform", lambda lo, hi, size: jitter.append((lo, hi, size)) or g["check__scale"])
+    kmeans_calls = []
+
+    def kmeans(dataset, n, img_size, thr, gen, verbose):
+        kmeans_calls.append((n, img_size, thr, gen))
+        return g[f"check_{case}__kmeans_result"].copy()
+
+    monkeypatch.setattr(autoanchor, "kmean_anchors", kmeans)
+    recalls = []  # (bpr, aat) of the model's anchors, then of the k-means anchors
+    monkeypatch.setattr(autoanchor, "anchor_recall", lambda *a: recalls.append(anchor_recall(*a)) or recalls[-1])
+    model = nn.Module()
+    model.model = nn.ModuleList([_DetectStandIn(g[f"check_{case}__model_anchors"], g["check__strides"])])
+    check_anchors(_golden_dataset(g), model, thr=float(g["check__thr"]), imgsz=int(g["img_size"]))
+    assert jitter == [(0.9, 1.1, (len(g["shapes"]), 1))]
+    bpr, aat = recalls[0]
+    assert abs(bpr - float(g[f"check_{case}__bpr"])) <= 1e-6 and abs(aat - float(g[f"check_{case}__aat"])) <= 1e-6
+    assert bool(kmeans_calls) == bool(g[f"check_{case}__kmeans_called"])
+    if kmeans_calls:
+        assert kmeans_calls == [tuple(g[f"check_{case}__kmeans_args"].tolist())]
+        assert abs(recalls[1][0] - float(g[f"check_{case}__new_bpr"])) <= 1e-6
+    np.testing.assert_allclose(model.model[-1].anchors.numpy(), g[f"check_{case}__final_anchors"], rtol=1e-6)
+
