@@ -9,6 +9,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import random
 import sys
@@ -41,7 +42,7 @@ from utils.downloads import attempt_download  # noqa: E402
 from utils.training.early_stopping import EarlyStopping  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.training.evolve import evolvable, history, mutate, record_generation  # noqa: E402
-from utils.files import ROOT, check_file, check_yaml, increment_path, yaml_load, yaml_save  # noqa: E402
+from utils.files import ROOT, RunLock, check_file, check_yaml, increment_path, yaml_load, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.loss import ComputeLoss  # noqa: E402
 from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda,  # noqa: E402
@@ -444,7 +445,7 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
         opt.exist_ok, opt.resume = opt.resume, False
     if opt.name == "cfg":
         opt.name = Path(opt.cfg).stem
-    opt.save_dir = str(increment_path(Path(opt.project) / opt.name, exist_ok=opt.exist_ok))
+    opt.save_dir = str(increment_path(Path(opt.project) / opt.name, exist_ok=opt.exist_ok, mkdir=RANK in {-1, 0}))
     return opt
 
 
@@ -491,6 +492,7 @@ def evolve(opt: argparse.Namespace, device: torch.device) -> None:
 def main(opt: argparse.Namespace) -> None:
     if RANK in {-1, 0}:
         print_args(vars(opt), "train: ")
+    check_args(vars(opt), special={"batch_size": ((-1, "AutoBatch"),)})
     opt = prepare_options(opt)
     device = select_device(opt.device, batch_size=opt.batch_size)
     if LOCAL_RANK != -1:
@@ -499,10 +501,8 @@ def main(opt: argparse.Namespace) -> None:
         dist.broadcast_object_list(run_dir, 0)
         opt.save_dir = run_dir[0]
     try:
-        if opt.evolve:
-            evolve(opt, device)
-        else:
-            train(opt.hyp, opt, device)
+        with RunLock(opt.save_dir) if RANK in {-1, 0} else contextlib.nullcontext():
+            evolve(opt, device) if opt.evolve else train(opt.hyp, opt, device)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -513,7 +513,6 @@ def run(**kwargs) -> argparse.Namespace:
     opt = parse_opt(True)
     for k, v in kwargs.items():
         setattr(opt, k, v)
-    check_args(vars(opt), special={"batch_size": ((-1, "AutoBatch"),)})
     main(opt)
     return opt
 

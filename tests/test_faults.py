@@ -8,6 +8,7 @@ import contextlib
 import gc
 import os
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -16,10 +17,12 @@ import pandas as pd
 import psutil
 import pytest
 import torch
+import yaml
 
 import detect
 import train as train_module
 import val
+from tests.cli_helpers import one_line_error
 from tests.detect_helpers import make_video, video_props
 from tests.fault_helpers import TrainProcess, coco8_yaml, tiny_train_args
 from models.checkpoints import load_checkpoint
@@ -206,3 +209,35 @@ def test_truncated_last_pt_on_resume_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and str(last) in err and "Traceback" not in err
     assert last.read_bytes() == cut
+
+
+def test_resuming_a_copied_run_writes_into_the_copy_and_a_busy_folder_is_refused(tmp_path, capsys):
+    """The run folder comes from where last.pt is, not from opt.yaml; a folder in use is refused in one line; the
+    temporary files a killed run left are removed when the next run takes the folder."""
+    data, runs, logs = coco8_yaml(tmp_path), tmp_path / "runs", tmp_path / "logs"
+    run = TrainProcess(logs, tiny_train_args(data, runs, 2), fault="batch:1:0", tag="original")
+    run.wait_for("paused")
+    run.signal(signal.SIGKILL)
+    run.wait()
+    original, copy = runs / "exp", runs / "copy"
+    shutil.copytree(original, copy)
+    before = {p.relative_to(original): p.read_bytes() for p in original.rglob("*") if p.is_file()}
+    leftovers = [copy / "weights" / ".last.pt.999999999.dead.tmp", copy / ".results.csv.tmp"]
+    for f in leftovers:
+        f.write_bytes(b"")  # what a run killed inside a save leaves
+
+    resumed = TrainProcess(logs, ["--resume", str(copy / "weights" / "last.pt")], fault="batch:1:1", tag="copy")
+    resumed.wait_for("paused")
+    assert not any(f.exists() for f in leftovers)  # removed at start, before the first save
+    for args in (["--resume", str(copy / "weights" / "last.pt")],
+                 tiny_train_args(data, runs, 2)[:-2] + ["--name", "copy", "--exist-ok"]):
+        err = one_line_error("train", args, capsys)
+        assert f"{copy} is in use by another run (pid {resumed.proc.pid}" in err, err
+    resumed.signal(signal.SIGKILL)
+    resumed.wait()
+
+    finish = TrainProcess(logs, ["--resume", str(copy / "weights" / "last.pt")], tag="finish")
+    assert finish.wait() == 0, finish.output()
+    assert _epochs(copy) == [0, 1] and load_checkpoint(copy / "weights" / "last.pt")["epoch"] == -1
+    assert {p.relative_to(original): p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
+    assert yaml.safe_load((copy / "opt.yaml").read_text())["save_dir"] == str(copy)

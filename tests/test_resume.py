@@ -55,3 +55,17 @@ def test_state_is_restored():
     best, start = restore_state({"epoch": 3, "optimizer": saved, "best_fitness": 0.25}, opt, None, "last.pt", 10)
     assert (best, start) == (0.25, 4)
     assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_the_run_folder_is_where_the_checkpoint_is_not_where_opt_yaml_says(tmp_path):
+    copy = tmp_path / "copy"
+    _touch(copy / "weights" / "last.pt", time.time())
+    yaml_save(copy / "opt.yaml", {"epochs": 3, "save_dir": str(tmp_path / "original")})
+    opt = resume_options(str(copy / "weights" / "last.pt"), tmp_path)
+    assert opt.save_dir == str(copy)
+
+
+def test_a_checkpoint_outside_a_run_folder_is_refused(tmp_path):
+    _touch(tmp_path / "last.pt", time.time())
+    with pytest.raises(UserError, match="lives in its run folder as RUN/weights/last.pt"):
+        resume_options(str(tmp_path / "last.pt"), tmp_path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+import socket
+import time
 from pathlib import Path
 
 import yaml
@@ -15,18 +17,71 @@ ROOT = Path(__file__).resolve().parents[1]  # repository root
 
 
 def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdir: bool = False) -> Path:
-    """runs/exp -> runs/exp2, runs/exp3 ... so that a new run never overwrites an old one."""
+    """runs/exp -> runs/exp2, runs/exp3 ... so that a new run never overwrites an old one. With mkdir the folder is
+    claimed by creating it, so two runs started at the same moment never get the same one."""
     path = Path(path)
-    if path.exists() and not exist_ok:
-        path, suffix = (path.with_suffix(""), path.suffix) if path.is_file() else (path, "")
-        for n in range(2, 10_000):
-            candidate = Path(f"{path}{sep}{n}{suffix}")
-            if not candidate.exists():
-                path = candidate
-                break
-    if mkdir:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
+    if exist_ok:
+        if mkdir:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+    stem, suffix = (path.with_suffix(""), path.suffix) if path.is_file() else (path, "")
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else Path(f"{stem}{sep}{n}{suffix}")
+        if candidate.exists():
+            continue
+        if not mkdir:
+            return candidate
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:  # another process took it between the check and the mkdir
+            continue
+    raise UserError(f"{path}: 10000 numbered folders exist already; choose another --name")
+
+
+class RunLock:
+    """One process at a time in a run folder: a second one is refused in one line while the first runs.
+
+    An OS lock on <folder>/.lock, so the kernel releases it when its holder dies; a killed run never leaves a folder
+    locked. While held, no other run can be writing, so temporary files found in the folder are a dead run's."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _lock(fd)
+        except OSError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise UserError(f"{self.folder} is in use by another run ({holder}); wait for it to end or choose "
+                            f"another --name") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        self.fd = fd
+        for tmp in [*self.folder.glob(".*.tmp"), *self.folder.glob("*/.*.tmp")]:
+            tmp.unlink(missing_ok=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock; the file stays, deleting it would race with the next holder
+            self.fd = None
+
+
+def _lock(fd: int) -> None:
+    """Take an exclusive, non-blocking OS lock on an open file; OSError when another process holds it."""
+    if os.name == "nt":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def check_file(file: str | Path, search_dirs: tuple[str, ...] = ("data", "models", "utils")) -> str:

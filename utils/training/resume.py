@@ -21,7 +21,8 @@ def get_latest_run(search_dir: str | Path) -> str:
 
 
 def resume_options(resume: str | bool, search_dir: str | Path, defaults: dict | None = None) -> argparse.Namespace:
-    """The options of the run to resume (its opt.yaml over the current defaults), pointed at its last.pt."""
+    """The options of the run to resume (its opt.yaml over the current defaults), pointed at its last.pt and at the
+    run folder that holds that last.pt."""
     if isinstance(resume, str):
         last = Path(check_file(resume))
     else:
@@ -29,7 +30,8 @@ def resume_options(resume: str | bool, search_dir: str | Path, defaults: dict | 
         if not found:
             raise UserError(f"--resume found no last.pt under {search_dir}; name the checkpoint: --resume path/to/last.pt")
         last = Path(found)
-    opt_yaml = last.parent.parent / "opt.yaml"
+    run_dir = run_folder_of(last)
+    opt_yaml = run_dir / "opt.yaml"
     if opt_yaml.is_file():
         options = yaml_load(opt_yaml)
     else:
@@ -39,8 +41,18 @@ def resume_options(resume: str | bool, search_dir: str | Path, defaults: dict | 
         if not isinstance(options, dict):
             raise UserError(f"cannot resume {last}: neither {opt_yaml} nor the checkpoint holds the run's options")
     opt = argparse.Namespace(**{**(defaults or {}), **options})
-    opt.cfg, opt.weights, opt.resume = "", str(last), True
+    opt.cfg, opt.weights, opt.resume, opt.save_dir = "", str(last), True, str(run_dir)
     return opt
+
+
+def run_folder_of(last: Path) -> Path:
+    """The run folder a checkpoint belongs to: where it is now (RUN/weights/last.pt), never the folder its options
+    name, so resuming a copied run writes into the copy and leaves the original alone."""
+    last = Path(os.path.abspath(last))  # a symlinked copy still writes into the copy: links are not followed
+    if last.parent.name != "weights":
+        raise UserError(f"--resume {last}: a resumable checkpoint lives in its run folder as RUN/weights/last.pt, "
+                        f"next to RUN/opt.yaml; put it there (e.g. mkdir -p run/weights && cp {last.name} run/weights/)")
+    return last.parent.parent
 
 
 def restore_state(ckpt: dict, optimizer: torch.optim.Optimizer, ema, weights: str, epochs: int) -> tuple[float, int]:

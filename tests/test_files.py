@@ -1,0 +1,46 @@
+"""Run folders: numbered folders claimed atomically, one run at a time per folder, a dead holder's lock released."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from utils.errors import UserError
+from utils.files import RunLock, increment_path
+
+
+def test_folders_claimed_together_are_all_different(tmp_path):
+    with ThreadPoolExecutor(8) as pool:
+        claimed = list(pool.map(lambda _: increment_path(tmp_path / "exp", mkdir=True), range(16)))
+    assert len(set(claimed)) == 16 and all(p.is_dir() for p in claimed)
+    assert increment_path(tmp_path / "exp", exist_ok=True) == tmp_path / "exp"
+
+
+def test_a_held_folder_is_refused_naming_the_holder_and_freed_when_it_dies(tmp_path):
+    folder = tmp_path / "exp"
+    holder = subprocess.Popen([sys.executable, "-c", f"from utils.files import RunLock\nimport sys, time\n"
+                               f"with RunLock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(600)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UserError, match=rf"^{folder} is in use by another run \(pid {holder.pid} on "):
+            with RunLock(folder):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: no chance to clean up, the kernel drops the lock
+        holder.wait()
+    with RunLock(folder):
+        pass
+
+
+def test_taking_a_folder_removes_a_dead_runs_temporary_files(tmp_path):
+    (tmp_path / "weights").mkdir()
+    left = [tmp_path / "weights" / ".last.pt.123.abcd.tmp", tmp_path / ".results.csv.tmp"]
+    kept = [tmp_path / "weights" / "last.pt", tmp_path / "notes.tmp"]
+    for f in left + kept:
+        f.write_bytes(b"")
+    with RunLock(tmp_path):
+        assert not any(f.exists() for f in left) and all(f.exists() for f in kept)
