@@ -29,7 +29,7 @@ from utils.boxes import scale_boxes, xyxy2xywh
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, check_file, increment_path
+from utils.files import ROOT, check_file, increment_path, safe_filename
 from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
@@ -131,7 +131,8 @@ class ResultSaver:
                 label = "" if self.hide_labels else (name if self.hide_conf else f"{name} {conf:.2f}")
                 annotator.box_label(xyxy, label, color=colors(c, True))
             if self.save_crop:
-                save_one_box(xyxy, imc, file=self.save_dir / "crops" / self.names[c] / f"{p.stem}.jpg", BGR=True)
+                save_one_box(xyxy, imc, file=self.save_dir / "crops" / safe_filename(self.names[c]) / f"{p.stem}.jpg",
+                             BGR=True)
         return annotator.result()
 
     def show_and_save(self, p: Path, im0: np.ndarray, mode: str, i: int, fps: float) -> None:

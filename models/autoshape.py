@@ -17,6 +17,7 @@ from utils.boxes import scale_boxes
 from utils.checks import make_divisible
 from models.detections import Detections
 from utils.errors import UserError
+from utils.files import safe_filename
 from utils.inference.nms import non_max_suppression
 from utils.torch_utils import time_sync
 
@@ -55,7 +56,7 @@ def to_rgb_array(im: ImageInput, i: int) -> tuple[np.ndarray, str]:
         im = np.stack([im] * 3, axis=2)
     if im.ndim != 3 or im.shape[2] < 3:
         raise UserError(f"input {i} has shape {im.shape}; expected an HWC or CHW colour image")
-    return np.ascontiguousarray(im[..., :3]), Path(name).with_suffix(".jpg").name
+    return np.ascontiguousarray(im[..., :3]), f"{safe_filename(Path(name).stem, f'image{i}')}.jpg"
 
 
 class AutoShape(nn.Module):

@@ -12,7 +12,7 @@ from PIL import Image
 
 from utils.annotator import Annotator, colors
 from utils.boxes import xyxy2xywh
-from utils.files import increment_path
+from utils.files import increment_path, safe_filename
 from utils.logger import LOGGER, colorstr
 
 XYXY_COLUMNS = ("xmin", "ymin", "xmax", "ymax", "confidence", "class", "name")
@@ -86,7 +86,7 @@ class Detections:
         """Write each annotated image to a new save_dir (runs/detect/exp, exp2, ...); returns the folder."""
         save_dir = increment_path(save_dir, exist_ok, mkdir=True)
         for i in range(self.n):
-            Image.fromarray(self._annotated(i, labels)).save(save_dir / self.files[i])
+            Image.fromarray(self._annotated(i, labels)).save(save_dir / safe_filename(self.files[i], f"image{i}.jpg"))
         LOGGER.info(f"Saved {self.n} image{'s' * (self.n > 1)} to {colorstr('bold', save_dir)}")
         return save_dir
 
@@ -99,7 +99,8 @@ class Detections:
         for i in range(self.n):
             for *box, conf, cls in reversed(self.pred[i]):
                 label = f"{self.names[int(cls)]} {conf:.2f}"
-                file = save_dir / "crops" / self.names[int(cls)] / self.files[i] if save else None
+                name, image = safe_filename(self.names[int(cls)]), safe_filename(self.files[i], f"image{i}.jpg")
+                file = save_dir / "crops" / name / image if save else None
                 im = save_one_box(box, self.ims[i], file=file, BGR=False, save=save)
                 crops.append({"box": box, "conf": conf, "cls": cls, "label": label, "im": im})
         if save:

@@ -8,6 +8,7 @@ import time
 
 import cv2
 import pytest
+import torch
 
 import detect
 from tests.detect_helpers import copy_weights, make_video, video_props
@@ -70,3 +71,21 @@ def test_missing_camera_is_a_clear_error_within_seconds(yolov5n_pt, tmp_path, ca
 def test_missing_source(yolov5n_pt, tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         detect.run(weights=yolov5n_pt, source=tmp_path / "nothing.jpg", project=tmp_path)
+
+
+def test_save_crop_with_hostile_class_names_writes_only_inside_the_run(yolov5n_pt, bus_jpg, tmp_path):
+    """Checkpoints are untrusted: class names such as ../../../../escaped or an absolute path stay folder names."""
+    from models.checkpoints import load_checkpoint
+
+    ckpt = load_checkpoint(yolov5n_pt)
+    names = dict(enumerate(ckpt["model"].names)) if isinstance(ckpt["model"].names, list) else ckpt["model"].names
+    names.update({0: "../../../../escaped", 5: str(tmp_path / "absolute")})
+    ckpt["model"].names = names
+    hostile = tmp_path / "hostile.pt"
+    torch.save(ckpt, hostile)
+    runs = tmp_path / "a" / "b" / "runs"
+    save_dir = detect.run(weights=hostile, source=bus_jpg, project=runs, imgsz=(320, 320), save_crop=True, nosave=True)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != hostile]
+    assert written and all(save_dir in p.parents for p in written), written
+    crops = {p.name for p in (save_dir / "crops").iterdir()}
+    assert {"_.._.._.._escaped", str(tmp_path / "absolute").replace("/", "_")} <= crops, crops

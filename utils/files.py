@@ -84,6 +84,20 @@ def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')  # separators, control and Windows-reserved characters
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_filename(name: object, fallback: str = "item", max_bytes: int = 200) -> str:
+    """One harmless path component from an untrusted string (a class name from a checkpoint, an image name): no
+    separators, no '..', no leading dot, no control characters, not too long. Use it wherever a name becomes a file."""
+    s = UNSAFE_IN_NAMES.sub("_", str(name)).strip().lstrip(".").rstrip(". ")
+    s = s.encode()[:max_bytes].decode(errors="ignore").rstrip(". ")
+    if s.split(".")[0].upper() in WINDOWS_DEVICES:
+        s = f"_{s}"
+    return s or fallback
+
+
 def check_file(file: str | Path, search_dirs: tuple[str, ...] = ("data", "models", "utils")) -> str:
     """Return an existing file: the path as given, or a bare name found under the repository's folders."""
     file = str(file)
