@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from utils.errors import UserError
-from utils.files import RunLock, increment_path
+from utils.files import RunLock, increment_path, safe_filename
 
 
 def test_folders_claimed_together_are_all_different(tmp_path):
@@ -44,3 +44,13 @@ def test_taking_a_folder_removes_a_dead_runs_temporary_files(tmp_path):
         f.write_bytes(b"")
     with RunLock(tmp_path):
         assert not any(f.exists() for f in left) and all(f.exists() for f in kept)
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("../../../../escaped", "_.._.._.._escaped"), ("/etc/passwd", "_etc_passwd"), ("..", "item"), (".", "item"),
+    ("  ", "item"), ("a\\b", "a_b"), ("C:x", "C_x"), ("nul", "_nul"), ("COM1.txt", "_COM1.txt"), (".hidden", "hidden"),
+    ("tab\there", "tab_here"), ("traffic light", "traffic light"), (7, "7"), ("x" * 300, "x" * 200),
+])
+def test_untrusted_names_become_one_harmless_path_component(tmp_path, name, safe):
+    assert safe_filename(name) == safe
+    assert (tmp_path / safe_filename(name)).parent == tmp_path
