@@ -36,6 +36,7 @@ from utils.training.autobatch import check_train_batch_size  # noqa: E402
 from models.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer  # noqa: E402
 from utils.checks import check_args, check_img_size, check_suffix  # noqa: E402
 from utils.training.class_weights import labels_to_class_weights, labels_to_image_weights  # noqa: E402
+from utils.training.distill import DIST_HYP, Distiller, load_teacher  # noqa: E402
 from utils.data.config import check_dataset  # noqa: E402
 from utils.data.loaders import create_dataloader  # noqa: E402
 from utils.downloads import attempt_download  # noqa: E402
@@ -50,6 +51,7 @@ from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmu
 from utils.evaluation.metrics import fitness  # noqa: E402
 from utils.training.resume import resume_options, restore_state  # noqa: E402
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
+from utils.training.warm_start import warm_start  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
                                intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
 
@@ -127,7 +129,7 @@ class Trainer:
         self.last, self.best = self.wdir / "last.pt", self.wdir / "best.pt"
         if self.main:
             (self.wdir.parent if opt.evolve else self.wdir).mkdir(parents=True, exist_ok=True)
-        self.hyp = load_hyp(hyp)
+        self.hyp = {**DIST_HYP, **load_hyp(hyp)} if opt.teacher else load_hyp(hyp)
         LOGGER.info(colorstr("hyperparameters: ") + ", ".join(f"{k}={v}" for k, v in self.hyp.items()))
         opt.hyp = dict(self.hyp)  # unscaled, as the run's opt.yaml records it
         if not opt.evolve and self.main:
@@ -156,6 +158,10 @@ class Trainer:
         self.batch_size = opt.batch_size
         if self.batch_size == -1:  # single process only: init_distributed refuses -1
             self.batch_size = opt.batch_size = check_train_batch_size(self.model, self.imgsz, self.amp)
+        self.teacher = load_teacher(opt.teacher, self.model, self.device) if opt.teacher else None
+        if self.teacher is not None and opt.teacher_warmup_steps and not opt.resume and self.main:
+            warm_start(self.model, opt.teacher, opt.teacher_warmup_images or self.data["train"], self.imgsz,
+                       opt.teacher_warmup_steps, self.batch_size)
 
     def _setup_data(self) -> None:
         opt, hyp = self.opt, self.hyp
@@ -172,7 +178,9 @@ class Trainer:
                 cache=None if opt.noval else opt.cache, rect=True, rank=-1, workers=opt.workers * 2, pad=0.5,
                 prefix=colorstr("val: "), nc=int(self.data["nc"]))[0]
             if not opt.resume:
-                if not opt.noautoanchor:
+                if opt.teacher and not opt.noautoanchor:
+                    LOGGER.info(f"{colorstr('AutoAnchor: ')}skipped with --teacher: its outputs are distilled per anchor")
+                elif not opt.noautoanchor:
                     check_anchors(self.dataset, model=self.model, thr=hyp["anchor_t"], imgsz=self.imgsz)
                 self.model.half().float()  # round the anchors to what an fp16 checkpoint stores
             self.logger.log_labels(all_labels, self.names)
@@ -182,6 +190,10 @@ class Trainer:
         self.accumulate, decay_scale = accumulation(self.batch_size)
         hyp["weight_decay"] *= decay_scale
         self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
+        self.distiller = Distiller(self.model, self.teacher, hyp) if self.teacher is not None else None
+        if self.distiller and self.distiller.params:  # 1x1 adapters, trained (decay as weights) but never saved
+            self.optimizer.add_param_group({"params": self.distiller.params,
+                                            "weight_decay": self.optimizer.param_groups[1]["weight_decay"]})
         self.lf = lr_lambda(opt.epochs, hyp["lrf"], opt.cos_lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda=self.lf)
         self.ema = ModelEMA(self.model) if self.main else None
@@ -286,7 +298,9 @@ class Trainer:
         if self.skipped_steps:
             LOGGER.warning(f"WARNING ⚠️ epoch {epoch}: AMP skipped {self.skipped_steps} optimizer step(s) on inf/NaN "
                            f"gradients")
-        lr = [x["lr"] for x in self.optimizer.param_groups]
+        if self.distiller is not None and self.main:
+            LOGGER.info(self.distiller.summary())
+        lr = [x["lr"] for x in self.optimizer.param_groups[:3]]  # YOLOv5's three groups (not the adapters')
         self.scheduler.step()
         return mloss, lr
 
@@ -302,8 +316,10 @@ class Trainer:
     def train_step(self, imgs: torch.Tensor, targets: torch.Tensor, ni: int, epoch: int, i: int) -> torch.Tensor:
         """Forward, loss and backward of one batch; an optimizer step once `accumulate` batches have been summed."""
         with torch.autocast(device_type=self.device.type, enabled=self.amp):
-            pred = self.model(imgs)
+            pred = self.model(imgs) if self.distiller is None else self.distiller.student_forward(self.model, imgs)
             loss, loss_items = self.compute_loss(pred, targets.to(self.device))
+            if self.distiller is not None:
+                loss = loss + self.distiller.loss(imgs, pred)
             if RANK != -1:
                 loss *= WORLD_SIZE  # DDP averages gradients over processes
             if self.opt.quad:
@@ -360,7 +376,8 @@ class Trainer:
             "model": deepcopy(de_parallel(self.model)).half(),
             "ema": deepcopy(self.ema.ema).half(),
             "updates": self.ema.updates,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.distiller.optimizer_state(self.optimizer) if self.distiller else
+            self.optimizer.state_dict(),
             "opt": {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.opt).items()},
             "git": None,
             "date": datetime.now().isoformat(),
@@ -426,6 +443,11 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--freeze", nargs="+", type=int, default=[0], help="Freeze layers: backbone=10, first3=0 1 2")
     parser.add_argument("--save-period", type=int, default=-1, help="Save checkpoint every x epochs (disabled if < 1)")
     parser.add_argument("--seed", type=int, default=0, help="Global training seed")
+    parser.add_argument("--teacher", type=str, default="", help="distill from these YOLOv5 weights (same strides)")
+    parser.add_argument("--teacher-warmup-steps", type=int, default=0,
+                        help="label-free warm start: steps of block-wise imitation of --teacher before training")
+    parser.add_argument("--teacher-warmup-images", type=str, default="",
+                        help="image folder or list for the warm start (default: the training images)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=-1, help="Automatic DDP Multi-GPU argument")
     return parser.parse_known_args(args)[0] if known else parser.parse_args(args)
 
@@ -439,6 +461,11 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
         raise UserError("either --cfg or --weights must be specified")
+    if (opt.teacher_warmup_steps or opt.teacher_warmup_images) and not opt.teacher:
+        raise UserError("--teacher-warmup-steps/--teacher-warmup-images need --teacher WEIGHTS to imitate")
+    if opt.teacher_warmup_steps < 0:
+        raise UserError(f"--teacher-warmup-steps {opt.teacher_warmup_steps} must be 0 (no warm start) or more")
+    opt.teacher = str(Path(opt.teacher).resolve()) if opt.teacher and Path(opt.teacher).is_file() else opt.teacher
     if opt.evolve:
         if opt.project == str(ROOT / "runs/train"):
             opt.project = str(ROOT / "runs/evolve")
@@ -473,7 +500,7 @@ def init_distributed(opt: argparse.Namespace, device: torch.device) -> torch.dev
 
 def evolve(opt: argparse.Namespace, device: torch.device) -> None:
     """--evolve N: N trainings with mutated hyps, recorded in evolve.csv; the best in hyp_evolve.yaml."""
-    hyp, limits = evolvable(load_hyp(opt.hyp), opt.noautoanchor)
+    hyp, limits = evolvable({**DIST_HYP, **load_hyp(opt.hyp)} if opt.teacher else load_hyp(opt.hyp), opt.noautoanchor)
     opt.noval, opt.nosave = True, True
     save_dir = Path(opt.save_dir)
     evolve_csv = save_dir / "evolve.csv"

@@ -43,6 +43,10 @@ HYP_LIMITS = {
     "mosaic": (1, 0.0, 1.0),
     "mixup": (1, 0.0, 1.0),
     "copy_paste": (1, 0.0, 1.0),
+    "dist_feat": (1, 0.0, 5.0),  # distillation weights (train.py --teacher only)
+    "dist_obj": (1, 0.0, 5.0),
+    "dist_cls": (1, 0.0, 5.0),
+    "dist_box": (1, 0.0, 1.0),
 }
 RESULT_KEYS = ("metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
                "val/box_loss", "val/obj_loss", "val/cls_loss")

@@ -1,0 +1,130 @@
+"""Label-free warm start from a teacher (train.py --teacher-warmup-steps): blocks the teacher's weights cannot fill
+(e.g. every C3_GhostModule of a Ghost model under a yolov5n teacher) learn to reproduce their counterpart's output.
+
+First half of the steps: each block alone, fed the teacher's input to that block (local, cheap, no compounding).
+Second half: the whole student on its own features, every block matched to the teacher's (stitched), so that the
+errors of earlier blocks are corrected downstream. Loss: MSE over the teacher output's variance; Adam, one-cycle LR.
+Only images are read, from any folder or list: labels are never used.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from models.loading import attempt_load
+from utils.data.image_files import list_image_files
+from utils.errors import UserError
+from utils.inference.sources import to_model_input
+from utils.logger import LOGGER, colorstr
+from utils.torch_utils import intersect_dicts
+
+LR = 1e-3
+EPS = 1e-6
+PREFIX = colorstr("warm start: ")
+
+
+def image_batches(source: str | Path | list, imgsz: int, batch_size: int, seed: int = 0) -> Iterator[torch.Tensor]:
+    """Endless batches (float, 0-1, RGB) of the images under source, shuffled each pass, half flipped left-right."""
+    files = list_image_files(source, prefix=PREFIX)
+    rng = random.Random(seed)
+    batch_size = min(batch_size, len(files))
+    while True:
+        rng.shuffle(files)
+        for i in range(0, len(files) - batch_size + 1, batch_size):
+            ims = []
+            for f in files[i:i + batch_size]:
+                im0 = cv2.imread(f)
+                if im0 is None:
+                    raise UserError(f"{PREFIX}{f} is not a readable image")
+                im = to_model_input(im0, imgsz, 32, auto=False)
+                ims.append(im[:, :, ::-1] if rng.random() < 0.5 else im)
+            yield torch.from_numpy(np.ascontiguousarray(np.stack(ims))).float() / 255
+
+
+def _outputs(model: nn.Module, layers: list[int], x: torch.Tensor, with_inputs: bool = False) -> dict:
+    """{layer: output} (or (input, output)) of the given layers for one forward pass of x."""
+    store = {}
+
+    def keep(i: int):
+        return lambda m, args, out: store.__setitem__(i, (args[0], out) if with_inputs else out)
+
+    handles = [model.model[i].register_forward_hook(keep(i)) for i in layers]
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return store
+
+
+def imitating_blocks(student: nn.Module, teacher: nn.Module, imgsz: int) -> list[int]:
+    """Layers whose tensors differ from the teacher's layer at the same place, which must output the same shape."""
+    if len(student.model) != len(teacher.model):
+        raise UserError(f"{PREFIX}the teacher has {len(teacher.model)} layers, the model {len(student.model)}; "
+                        f"the warm start needs a teacher of the same layout (e.g. yolov5n.pt for yolov5n-ghostdyn)")
+    layers = []
+    for i, (s, t) in enumerate(zip(student.model, teacher.model)):
+        ss, st = s.state_dict(), t.state_dict()
+        if ss.keys() != st.keys() or any(ss[k].shape != st[k].shape for k in ss):
+            layers.append(i)
+    x = torch.zeros(1, 3, imgsz, imgsz, device=next(student.parameters()).device)
+    with torch.no_grad():
+        out_s, out_t = _outputs(student.eval(), layers, x), _outputs(teacher, layers, x)
+    for i in layers:
+        if not (torch.is_tensor(out_s[i]) and torch.is_tensor(out_t[i]) and out_s[i].shape == out_t[i].shape):
+            raise UserError(f"{PREFIX}layer {i} ({type(student.model[i]).__name__}) has no counterpart of the same "
+                            f"output shape in the teacher; use a teacher of the model's widths and layout")
+    return layers
+
+
+def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """MSE divided by the target's variance: 1 for a constant guess at the mean, 0 for a perfect match."""
+    return F.mse_loss(a, b) / (b.var() + EPS)
+
+
+def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
+               batch_size: int) -> None:
+    """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's (in place)."""
+    device = next(student.parameters()).device
+    teacher = attempt_load(teacher_weights, device, fuse=False).float().eval()
+    teacher.requires_grad_(False)
+    state = intersect_dicts(teacher.state_dict(), student.state_dict())
+    student.load_state_dict(state, strict=False)
+    layers = imitating_blocks(student, teacher, imgsz)
+    LOGGER.info(f"{PREFIX}copied {len(state)}/{len(student.state_dict())} tensors from {teacher_weights}; "
+                f"{len(layers)} blocks {layers} imitate it for {steps} steps on images of {source}")
+    if not layers or steps < 1:
+        return
+    params = [p for i in layers for p in student.model[i].parameters()]
+    optimizer = torch.optim.Adam(params, lr=LR)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
+    batches = image_batches(source, imgsz, batch_size)
+    student.train()
+    t0, log_every = time.time(), max(steps // 10, 1)
+    for step in range(steps):
+        imgs = next(batches).to(device)
+        with torch.no_grad():
+            target = _outputs(teacher, layers, imgs, with_inputs=True)
+        if step < steps // 2:  # local: each block from the teacher's input
+            losses = [nmse(student.model[i](target[i][0]), target[i][1]) for i in layers]
+        else:  # stitched: the student on its own features
+            out = _outputs(student, layers, imgs)
+            losses = [nmse(out[i], target[i][1]) for i in layers]
+        loss = torch.stack(losses).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            LOGGER.info(f"{PREFIX}step {step + 1}/{steps} {'local' if step < steps // 2 else 'stitched'} "
+                        f"normalized error {loss.item():.3f} ({time.time() - t0:.0f}s)")
+    student.zero_grad(set_to_none=True)  # the stitched steps left gradients on layers that were not trained
