@@ -18,23 +18,24 @@ def ranked(tp_flags: list[bool], n_iou: int = 10) -> tuple[np.ndarray, np.ndarra
     return tp, conf
 
 
-def test_perfect_predictions_give_ap_one_and_p_r_one():
+def test_perfect_predictions_give_yolov5s_ap_0995_and_p_r_one():
+    # YOLOv5 samples recall 1 on the appended (1, 0) end point: the last trapezoid is (1 + 0) / 2 * 0.01.
     tp, conf = ranked([True, True, True])
     _, _, p, r, f1, ap, classes = ap_per_class(tp, conf, np.zeros(3), np.zeros(3))
     assert classes.tolist() == [0]
-    np.testing.assert_allclose(ap, 1.0)
+    np.testing.assert_allclose(ap, 0.995, rtol=1e-12)
     assert p[0] == pytest.approx(1.0) and r[0] == pytest.approx(1.0) and f1[0] == pytest.approx(1.0)
 
 
 def test_false_positive_at_top_rank():
     # 2 labels; ranks FP, TP, TP: (recall, precision) = (0, 0), (0.5, 1/2), (1, 2/3).
-    # Monotone envelope is 2/3 at every recall in [0, 1], so AP = 2/3 exactly.
+    # Monotone envelope is 2/3 at every recall in [0, 1) and 0 at recall 1, so AP = 2/3 x 0.995.
     tp, conf = ranked([False, True, True])
     ap = ap_per_class(tp, conf, np.zeros(3), np.zeros(2))[5]
-    np.testing.assert_allclose(ap, 2 / 3, rtol=1e-12)
-    # 1 label; ranks FP, TP: envelope 1/2 everywhere -> AP = 1/2.
+    np.testing.assert_allclose(ap, 2 / 3 * 0.995, rtol=1e-12)
+    # 1 label; ranks FP, TP: envelope 1/2 below recall 1 -> AP = 1/2 x 0.995.
     tp, conf = ranked([False, True])
-    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(2), np.zeros(1))[5], 0.5, rtol=1e-12)
+    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(2), np.zeros(1))[5], 0.5 * 0.995, rtol=1e-12)
 
 
 def test_partial_recall_uses_yolov5_linear_interpolation_to_zero_at_full_recall():
@@ -52,7 +53,7 @@ def test_ap_differs_per_iou_threshold_and_missing_classes_score_zero():
     pred_cls = np.array([0, 0])
     _, _, _, _, _, ap, classes = ap_per_class(tp, conf, pred_cls, np.array([0, 0, 1]))
     assert classes.tolist() == [0, 1]
-    np.testing.assert_allclose(ap[0, :5], 1.0)
+    np.testing.assert_allclose(ap[0, :5], 0.995, rtol=1e-12)
     # at IoU >= 0.75: ranks FP, TP with 2 labels -> points (0, 0), (0.5, 1/2), then (1, 0).
     # Envelope 1/2 up to recall 0.5, then a line to 0 at recall 1: 0.25 + 0.125 = 0.375.
     np.testing.assert_allclose(ap[0, 5:], 0.375, rtol=1e-12)
@@ -69,18 +70,17 @@ def test_p_and_r_taken_at_best_f1_and_tp_fp_counts():
     assert tp_n.tolist() == [3.0] and fp_n.tolist() == [2.0]
 
 
-def test_compute_ap_perfect_single_point():
-    assert compute_ap(np.array([1.0]), np.array([1.0]))[0] == pytest.approx(1.0, abs=1e-12)
+def test_compute_ap_perfect_single_point_is_capped_like_yolov5():
+    assert compute_ap(np.array([1.0]), np.array([1.0]))[0] == pytest.approx(0.995, abs=1e-12)
 
 
-def test_false_positives_after_full_recall_do_not_lower_ap():
-    # 2 labels; ranks TP, TP, FP, FP: the envelope is 1 up to and including recall 1, so AP = 1.0
-    # (YOLOv5 samples recall 1 after the trailing false positives and reports 0.995).
+def test_full_recall_is_sampled_on_the_end_point_like_yolov5():
+    # 2 labels; ranks TP, TP, FP, FP: envelope 1 below recall 1, the end point's 0 at recall 1 -> 0.995.
     tp, conf = ranked([True, True, False, False])
-    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(4), np.zeros(2))[5], 1.0, rtol=1e-12)
-    # 1 label; ranks FP, FP, TP, FP: precision 1/3 at full recall -> AP = 1/3.
+    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(4), np.zeros(2))[5], 0.995, rtol=1e-12)
+    # 1 label; ranks FP, FP, TP, FP: precision 1/3 below full recall -> AP = 1/3 x 0.995.
     tp, conf = ranked([False, False, True, False])
-    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(4), np.zeros(1))[5], 1 / 3, rtol=1e-12)
+    np.testing.assert_allclose(ap_per_class(tp, conf, np.zeros(4), np.zeros(1))[5], 0.995 / 3, rtol=1e-12)
 
 
 def boxes(*rows: tuple) -> torch.Tensor:

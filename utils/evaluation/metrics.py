@@ -57,19 +57,14 @@ def match_predictions(detections: torch.Tensor, labels: torch.Tensor, iouv: torc
 def compute_ap(recall: np.ndarray, precision: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """AP of one class: area under the monotone precision envelope sampled at recall 0, 0.01, ..., 1.
 
-    YOLOv5's integration (trapezoid rule, envelope points joined by straight lines, a (recall 1, precision 0) end
-    point), with one change: a class that reaches full recall is sampled at recall 1 with its envelope there (the
-    best precision at full recall), not with the precision after its last false positive. So a perfect prediction
-    set scores 1.0 instead of YOLOv5's 0.995; otherwise AP exceeds YOLOv5's by at most 0.005 x that precision.
+    YOLOv5's arithmetic exactly (trapezoid rule, a (recall 1, precision 0) end point), so that printed figures agree:
+    np.interp at recall 1 takes the appended precision 0, which caps a perfect prediction set at 0.995, not 1.0.
     """
     mrec = np.concatenate(([0.0], recall, [1.0]))
     mpre = np.concatenate(([1.0], precision, [0.0]))
     mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
     x = np.linspace(0, 1, 101)
-    y = np.interp(x, mrec, mpre)
-    if recall.size and recall[-1] >= 1.0:
-        y[-1] = mpre[np.argmax(mrec >= 1.0)]
-    return float(np.trapezoid(y, x)), mpre, mrec
+    return float(np.trapezoid(np.interp(x, mrec, mpre), x)), mpre, mrec
 
 
 def _plot_curves(px: np.ndarray, py: list, ap: np.ndarray, f1: np.ndarray, p: np.ndarray, r: np.ndarray,
@@ -90,7 +85,7 @@ def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_
     tp (n, n_iou) bool, conf (n,), pred_cls (n,), target_cls (m,) for the whole validation set.
     Returns (tp, fp, p, r, f1, ap (nc, n_iou), classes) over the classes that have labels.
     """
-    order = np.argsort(-conf, kind="stable")
+    order = np.argsort(-conf)  # numpy's default (unstable) sort, as YOLOv5: tied confidences rank alike
     tp, conf, pred_cls = tp[order], conf[order], pred_cls[order]
     classes, n_labels = np.unique(target_cls, return_counts=True)
     nc = classes.shape[0]
