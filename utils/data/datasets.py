@@ -74,8 +74,8 @@ class LoadImagesAndLabels(Dataset):
         self.n = len(self.im_files)
         self.indices = range(self.n)
         self.batch = np.floor(np.arange(self.n) / batch_size).astype(int)
-        if self.rect:  # neighbours of similar shape share a batch
-            self._reorder((self.shapes[:, 1] / self.shapes[:, 0]).argsort(kind="stable"))
+        if self.rect:  # neighbours of similar shape share a batch; numpy's default (unstable) sort, as YOLOv5
+            self._reorder((self.shapes[:, 1] / self.shapes[:, 0]).argsort())
             self.batch_shapes = rect_batch_shapes(self.shapes, batch_size, img_size, stride, pad)
         self.label_files = img2label_paths(self.im_files)
         self.npy_files = [Path(f).with_suffix(".npy") for f in self.im_files]
