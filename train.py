@@ -43,35 +43,22 @@ from utils.downloads import attempt_download  # noqa: E402
 from utils.training.early_stopping import EarlyStopping  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.training.evolve import evolvable, history, mutate, record_generation  # noqa: E402
-from utils.files import ROOT, RunLock, check_file, check_yaml, increment_path, yaml_load, yaml_save  # noqa: E402
+from utils.files import ROOT, RunLock, check_file, check_yaml, increment_path, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
-from utils.training.loss import ComputeLoss  # noqa: E402
+from utils.training.hyps import load_hyp  # noqa: E402
+from utils.training.loss import ComputeLoss, scale_loss_gains  # noqa: E402
 from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda,  # noqa: E402
                                         warmup_iterations)
+from utils.evaluation.coco_eval import coco_class_map  # noqa: E402
 from utils.evaluation.metrics import fitness  # noqa: E402
 from utils.training.resume import resume_options, restore_state  # noqa: E402
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
 from utils.training.warm_start import warm_start  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
-                               intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
+                               intersect_dicts, select_device, smart_optimizer, to_float_image,
+                               torch_distributed_zero_first)
 
 GRAD_CLIP = 10.0
-HYP_KEYS = ("lr0", "lrf", "momentum", "weight_decay", "warmup_epochs", "warmup_momentum", "warmup_bias_lr", "box",
-            "cls", "cls_pw", "obj", "obj_pw", "iou_t", "anchor_t", "fl_gamma", "hsv_h", "hsv_s", "hsv_v", "degrees",
-            "translate", "scale", "shear", "perspective", "flipud", "fliplr", "mosaic", "mixup", "copy_paste")
-
-
-def load_hyp(hyp: str | Path | dict) -> dict:
-    """Hyperparameters from a hyp YAML (or a dict), every key training reads present."""
-    source = "hyperparameters" if isinstance(hyp, dict) else str(hyp)
-    hyp = dict(hyp) if isinstance(hyp, dict) else yaml_load(check_yaml(hyp))
-    missing = [k for k in HYP_KEYS if k not in hyp]
-    if missing:
-        raise UserError(f"{source} lacks the hyperparameter(s) {', '.join(missing)}; "
-                        f"see data/hyps/hyp.scratch-low.yaml for the full set")
-    return hyp
-
-
 def build_model(opt: argparse.Namespace, nc: int, hyp: dict, device: torch.device) -> tuple[nn.Module, dict | None]:
     """The model to train: from --cfg, from --weights, or --cfg with every matching tensor of --weights."""
     weights = str(opt.weights)
@@ -188,8 +175,8 @@ class Trainer:
     def _setup_optimization(self) -> None:
         opt, hyp = self.opt, self.hyp
         self.accumulate, decay_scale = accumulation(self.batch_size)
-        hyp["weight_decay"] *= decay_scale
-        self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
+        weight_decay = hyp["weight_decay"] * decay_scale
+        self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], weight_decay)
         self.distiller = Distiller(self.model, self.teacher, hyp) if self.teacher is not None else None
         if self.distiller and self.distiller.params:  # 1x1 adapters, trained (decay as weights) but never saved
             self.optimizer.add_param_group({"params": self.distiller.params,
@@ -203,15 +190,12 @@ class Trainer:
                                                                 opt.epochs)
         self.ckpt = None
         self._wrap_parallel()
-        nl = de_parallel(self.model).model[-1].nl
-        hyp["box"] *= 3 / nl
-        hyp["cls"] *= self.nc / 80 * 3 / nl
-        hyp["obj"] *= (self.imgsz / 640) ** 2 * 3 / nl
-        hyp["label_smoothing"] = opt.label_smoothing
         m = de_parallel(self.model)
-        m.nc, m.hyp, m.names = self.nc, hyp, self.names
+        loss_hyp = scale_loss_gains({**hyp, "weight_decay": weight_decay}, m.model[-1].nl, self.nc, self.imgsz,
+                                    opt.label_smoothing)
+        m.nc, m.hyp, m.names = self.nc, loss_hyp, self.names  # model.hyp: the scaled values, as YOLOv5 saves it
         m.class_weights = labels_to_class_weights(self.dataset.labels, self.nc).to(self.device) * self.nc
-        self.compute_loss = ComputeLoss(self.model)
+        self.compute_loss = ComputeLoss(self.model, loss_hyp)
         self.scheduler.last_epoch = self.start_epoch - 1
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.stopper = EarlyStopping(patience=opt.patience)
@@ -284,7 +268,7 @@ class Trainer:
         self.skipped_steps = 0
         for i, (imgs, targets, paths, _) in pbar:
             ni = i + nb * epoch
-            imgs = imgs.to(self.device, non_blocking=True).float() / 255
+            imgs = to_float_image(imgs, self.device)
             if ni <= self.nw:
                 self.accumulate = apply_warmup(self.optimizer, ni, self.nw, self.lf(epoch), self.hyp, NOMINAL_BATCH,
                                                self.batch_size)
@@ -356,10 +340,10 @@ class Trainer:
         self.ema.update_attr(de_parallel(self.model), include=["yaml", "nc", "hyp", "names", "stride", "class_weights"])
         final_epoch = epoch + 1 == opt.epochs or self.stopper.possible_stop
         if not opt.noval or final_epoch:
-            self.results, self.maps, _ = validate.run(
-                self.data, batch_size=self.batch_size // WORLD_SIZE * 2, imgsz=self.imgsz, half=self.amp,
-                model=self.ema.ema, single_cls=opt.single_cls, dataloader=self.val_loader, save_dir=self.save_dir,
-                plots=False, compute_loss=self.compute_loss)
+            ev = validate.evaluate(self.ema.ema, self.val_loader, self.nc, single_cls=opt.single_cls, half=self.amp,
+                                   compute_loss=self.compute_loss, progress=True)
+            validate.report(ev, per_class=False)
+            self.results, self.maps, _ = ev.results()
         fi = float(fitness(np.array(self.results).reshape(1, -1))[0])
         stop = self.stopper(epoch=epoch, fitness=fi)
         self.best_fitness = max(self.best_fitness, fi)
@@ -396,12 +380,21 @@ class Trainer:
             strip_optimizer(f)
             if f is self.best:
                 LOGGER.info(f"\nValidating {f}...")
-                self.results, _, _ = validate.run(
-                    self.data, batch_size=self.batch_size // WORLD_SIZE * 2, imgsz=self.imgsz, half=self.amp,
-                    model=attempt_load(f, self.device), iou_thres=0.65 if self.is_coco else 0.60,
-                    single_cls=self.opt.single_cls, dataloader=self.val_loader, save_dir=self.save_dir,
-                    save_json=self.is_coco, verbose=True, plots=self.plots, compute_loss=self.compute_loss)
+                self.results = self._validate_best(attempt_load(f, self.device))
         self.logger.finish()
+
+    def _validate_best(self, model: nn.Module) -> tuple:
+        """The final validation: per-class table, plots, and on COCO the pycocotools mAP of predictions.json."""
+        class_map = coco_class_map(validate.class_names(model)) if self.is_coco else None
+        ev = validate.evaluate(model, self.val_loader, self.nc, iou_thres=0.65 if self.is_coco else 0.60,
+                               single_cls=self.opt.single_cls, half=self.amp, compute_loss=self.compute_loss,
+                               plots=self.plots, save_dir=self.save_dir, class_map=class_map, progress=True)
+        validate.report(ev, per_class=self.nc > 1)
+        coco = None
+        if ev.jdict:
+            coco = validate.coco_evaluate(ev.jdict, self.val_loader.dataset, self.data, "val", None, ev.names,
+                                          class_map, self.save_dir)
+        return ev.results(coco)[0]
 
 
 def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device) -> tuple:
@@ -457,7 +450,7 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     if opt.resume and not opt.evolve:
         return resume_options(opt.resume, Path(opt.project).parent, defaults=vars(parse_opt(args=[])))
     opt.data, opt.cfg = str(Path(check_file(opt.data)).resolve()), check_yaml(opt.cfg) if opt.cfg else ""
-    opt.hyp = opt.hyp if isinstance(opt.hyp, dict) else check_yaml(opt.hyp)
+    opt.hyp = load_hyp(opt.hyp)  # checked before anything trains; a dict from here on, as opt.yaml records it
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
         raise UserError("either --cfg or --weights must be specified")

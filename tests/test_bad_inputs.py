@@ -344,6 +344,15 @@ def test_bad_training_arguments_are_one_line_errors(tmp_path, coco8_data, capsys
     assert message in err, err
 
 
+def test_a_bad_hyp_value_is_refused_before_any_run_folder_exists(tmp_path, coco8_data, capsys):
+    hyp = tmp_path / "hyp.yaml"
+    hyp.write_text((ROOT / "data/hyps/hyp.scratch-low.yaml").read_text().replace("mosaic: 1.0", "mosaic: 1.5"))
+    project = tmp_path / "runs"
+    err = one_line_error("train", [*_train_args(project, coco8_data), "--hyp", str(hyp)], capsys)
+    assert f"{hyp}: mosaic: 1.5 is out of range, it must be a number in [0, 1]" in err, err
+    assert not project.exists()
+
+
 @pytest.mark.parametrize("script, args, message", [
     ("val", ["--batch-size", "0"], "--batch-size 0 is invalid"),
     ("val", ["--batch-size", "-2"], "--batch-size -2 is invalid"),

@@ -20,10 +20,12 @@ import torch.nn.functional as F
 
 from models.loading import attempt_load
 from utils.errors import UserError
+from utils.training.hyps import GAIN, register_hyps
 from utils.logger import LOGGER, colorstr
 from utils.torch_utils import RANK, de_parallel
 
 DIST_HYP = {"dist_feat": 0.5, "dist_obj": 1.0, "dist_cls": 1.0, "dist_box": 0.05}
+register_hyps({k: GAIN for k in DIST_HYP})  # hyp files and --evolve may set them
 BOX_CONF = 0.5  # teacher objectness from which its boxes are imitated
 BOX_BETA = 0.1  # smooth-L1 corner of the box term: quadratic (vanishing gradient) for near-equal boxes
 EPS = 1e-6
