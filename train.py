@@ -46,17 +46,15 @@ from utils.training.evolve import evolvable, history, mutate, record_generation 
 from utils.files import ROOT, RunLock, check_file, check_yaml, increment_path, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.hyps import load_hyp  # noqa: E402
-from utils.training.loss import ComputeLoss, scale_loss_gains  # noqa: E402
+from utils.training.loss import ComputeLoss  # noqa: E402
 from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda,  # noqa: E402
                                         warmup_iterations)
-from utils.evaluation.coco_eval import coco_class_map  # noqa: E402
 from utils.evaluation.metrics import fitness  # noqa: E402
 from utils.training.resume import resume_options, restore_state  # noqa: E402
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
 from utils.training.warm_start import warm_start  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
-                               intersect_dicts, select_device, smart_optimizer, to_float_image,
-                               torch_distributed_zero_first)
+                               intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
 
 GRAD_CLIP = 10.0
 def build_model(opt: argparse.Namespace, nc: int, hyp: dict, device: torch.device) -> tuple[nn.Module, dict | None]:
@@ -175,8 +173,8 @@ class Trainer:
     def _setup_optimization(self) -> None:
         opt, hyp = self.opt, self.hyp
         self.accumulate, decay_scale = accumulation(self.batch_size)
-        weight_decay = hyp["weight_decay"] * decay_scale
-        self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], weight_decay)
+        hyp["weight_decay"] *= decay_scale
+        self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
         self.distiller = Distiller(self.model, self.teacher, hyp) if self.teacher is not None else None
         if self.distiller and self.distiller.params:  # 1x1 adapters, trained (decay as weights) but never saved
             self.optimizer.add_param_group({"params": self.distiller.params,
@@ -190,12 +188,15 @@ class Trainer:
                                                                 opt.epochs)
         self.ckpt = None
         self._wrap_parallel()
+        nl = de_parallel(self.model).model[-1].nl
+        hyp["box"] *= 3 / nl
+        hyp["cls"] *= self.nc / 80 * 3 / nl
+        hyp["obj"] *= (self.imgsz / 640) ** 2 * 3 / nl
+        hyp["label_smoothing"] = opt.label_smoothing
         m = de_parallel(self.model)
-        loss_hyp = scale_loss_gains({**hyp, "weight_decay": weight_decay}, m.model[-1].nl, self.nc, self.imgsz,
-                                    opt.label_smoothing)
-        m.nc, m.hyp, m.names = self.nc, loss_hyp, self.names  # model.hyp: the scaled values, as YOLOv5 saves it
+        m.nc, m.hyp, m.names = self.nc, hyp, self.names
         m.class_weights = labels_to_class_weights(self.dataset.labels, self.nc).to(self.device) * self.nc
-        self.compute_loss = ComputeLoss(self.model, loss_hyp)
+        self.compute_loss = ComputeLoss(self.model)
         self.scheduler.last_epoch = self.start_epoch - 1
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.stopper = EarlyStopping(patience=opt.patience)
@@ -268,7 +269,7 @@ class Trainer:
         self.skipped_steps = 0
         for i, (imgs, targets, paths, _) in pbar:
             ni = i + nb * epoch
-            imgs = to_float_image(imgs, self.device)
+            imgs = imgs.to(self.device, non_blocking=True).float() / 255
             if ni <= self.nw:
                 self.accumulate = apply_warmup(self.optimizer, ni, self.nw, self.lf(epoch), self.hyp, NOMINAL_BATCH,
                                                self.batch_size)
@@ -340,10 +341,10 @@ class Trainer:
         self.ema.update_attr(de_parallel(self.model), include=["yaml", "nc", "hyp", "names", "stride", "class_weights"])
         final_epoch = epoch + 1 == opt.epochs or self.stopper.possible_stop
         if not opt.noval or final_epoch:
-            ev = validate.evaluate(self.ema.ema, self.val_loader, self.nc, single_cls=opt.single_cls, half=self.amp,
-                                   compute_loss=self.compute_loss, progress=True)
-            validate.report(ev, per_class=False)
-            self.results, self.maps, _ = ev.results()
+            self.results, self.maps, _ = validate.run(
+                self.data, batch_size=self.batch_size // WORLD_SIZE * 2, imgsz=self.imgsz, half=self.amp,
+                model=self.ema.ema, single_cls=opt.single_cls, dataloader=self.val_loader, save_dir=self.save_dir,
+                plots=False, compute_loss=self.compute_loss)
         fi = float(fitness(np.array(self.results).reshape(1, -1))[0])
         stop = self.stopper(epoch=epoch, fitness=fi)
         self.best_fitness = max(self.best_fitness, fi)
@@ -380,21 +381,12 @@ class Trainer:
             strip_optimizer(f)
             if f is self.best:
                 LOGGER.info(f"\nValidating {f}...")
-                self.results = self._validate_best(attempt_load(f, self.device))
+                self.results, _, _ = validate.run(
+                    self.data, batch_size=self.batch_size // WORLD_SIZE * 2, imgsz=self.imgsz, half=self.amp,
+                    model=attempt_load(f, self.device), iou_thres=0.65 if self.is_coco else 0.60,
+                    single_cls=self.opt.single_cls, dataloader=self.val_loader, save_dir=self.save_dir,
+                    save_json=self.is_coco, verbose=True, plots=self.plots, compute_loss=self.compute_loss)
         self.logger.finish()
-
-    def _validate_best(self, model: nn.Module) -> tuple:
-        """The final validation: per-class table, plots, and on COCO the pycocotools mAP of predictions.json."""
-        class_map = coco_class_map(validate.class_names(model)) if self.is_coco else None
-        ev = validate.evaluate(model, self.val_loader, self.nc, iou_thres=0.65 if self.is_coco else 0.60,
-                               single_cls=self.opt.single_cls, half=self.amp, compute_loss=self.compute_loss,
-                               plots=self.plots, save_dir=self.save_dir, class_map=class_map, progress=True)
-        validate.report(ev, per_class=self.nc > 1)
-        coco = None
-        if ev.jdict:
-            coco = validate.coco_evaluate(ev.jdict, self.val_loader.dataset, self.data, "val", None, ev.names,
-                                          class_map, self.save_dir)
-        return ev.results(coco)[0]
 
 
 def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device) -> tuple:
