@@ -13,7 +13,8 @@ timing the alternatives on 2 CPU threads at the Ghost model's shapes (640 px, ba
 Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch.
 For training, `routed_conv2d` makes routing, mixing and convolution one autograd node: the routing's gradient joins
 the input gradient inside the convolution's backward, instead of as a full-size tensor added to it afterwards.
-benchmarks.py --section dynconv times the result against timm's forward.
+`reference_conv2d` is timm's own forward, the definition the tests and `python -m tools.benchmarks.kernels` hold
+the fast paths to.
 """
 
 from __future__ import annotations
@@ -246,3 +247,10 @@ def routed_conv2d(x: torch.Tensor, routing: nn.Linear, cc: CondConv2d,
     if fused_backward:
         return _RoutedConv.apply(x, routing.weight, routing.bias, cc.weight, cc.bias, cc, shift)
     return dynamic_conv2d(x, routing_weights(x, routing), cc, shift)
+
+
+def reference_conv2d(x: torch.Tensor, routing: nn.Linear, cc: CondConv2d,
+                     shift: torch.Tensor | None = None) -> torch.Tensor:
+    """timm's own CondConv2d forward (+ shift), on autograd: the definition the fast paths must reproduce."""
+    y = cc(x, routing_weights(x, routing))
+    return y if shift is None else y + shift.view(1, -1, 1, 1)

@@ -8,13 +8,11 @@ import torch.nn as nn
 
 from models.common import (C3, SPP, SPPF, C3_GhostModule, C3Ghost, Conv, DynamicConv, DynamicConvBnAct,
                            DynamicGhostBottleneck, Focus, GhostBottleneck, GhostConv, GhostModule, fuse_module)
-from models.dynamic_kernels import _RoutedConv, dynamic_conv2d
+from models.dynamic_kernels import _RoutedConv, dynamic_conv2d, reference_conv2d
 
 
 def _reference(dc: DynamicConv, x: torch.Tensor) -> torch.Tensor:
-    """timm's own CondConv2d forward, the definition the fast path must reproduce."""
-    y = dc.cond_conv(x, dc.routing_weights(x))
-    return y if dc.shift is None else y + dc.shift.view(1, -1, 1, 1)
+    return reference_conv2d(x, dc.routing, dc.cond_conv, dc.shift)
 
 
 CASES = {  # name: (in, out, kernel, stride, padding, groups, bias, batch)

@@ -1,0 +1,15 @@
+"""tools/benchmarks/memory.py: one peak-memory row per inference variant and training side."""
+
+from __future__ import annotations
+
+from tools.benchmarks import cli, memory
+
+
+def test_rows_per_variant_and_side():
+    """The jobs run in this process here (fresh processes are timing.py's, tested there) to keep the test short."""
+    s = cli.settings(cli.parse_opt(["--quick", "--weights", "yolov5n-ghostdyn.yaml"], ("memory",)))
+    mem = memory.table(s, run_job=lambda job, *args: job(*args))
+    assert mem["variant"].tolist() == ["timm reference, unfused", "fast, unfused", "fast, fused", "timm reference",
+                                       "fast"]
+    assert mem["mode"].tolist() == ["inference b2"] * 3 + ["train b2"] * 2
+    assert (mem["peak RSS MB"] > 100).all() and (mem["peak - before call RSS MB"] > -50).all()
