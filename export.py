@@ -17,6 +17,7 @@ Inference with an export:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 import warnings
@@ -27,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from models.backends import FORMATS
+from models.dynamic_kernels import fixed_batch_export
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, file_size, yaml_save
@@ -83,9 +85,10 @@ def export_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int, dyna
     LOGGER.info(f"\n{prefix} starting export with onnx {onnx.__version__}...")
     f = file.with_suffix(".onnx")
     axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "anchors"}}
-    torch.onnx.export(model.cpu() if dynamic else model, (im.cpu() if dynamic else im,), str(f), verbose=False,
-                      opset_version=opset, do_constant_folding=True, input_names=["images"],
-                      output_names=["output0"], dynamic_axes=axes if dynamic else None, dynamo=False)
+    with contextlib.nullcontext() if dynamic else fixed_batch_export():  # static shape: no batch-agnostic detours
+        torch.onnx.export(model.cpu() if dynamic else model, (im.cpu() if dynamic else im,), str(f), verbose=False,
+                          opset_version=opset, do_constant_folding=True, input_names=["images"],
+                          output_names=["output0"], dynamic_axes=axes if dynamic else None, dynamo=False)
     model_onnx = onnx.load(str(f))
     onnx.checker.check_model(model_onnx)
     if simplify:

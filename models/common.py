@@ -249,10 +249,14 @@ class GhostModule(nn.Module):
             act_layer(inplace=True) if act_layer is not None else nn.Sequential(),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def halves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(primary maps, cheap maps cut to oup in all): the output's two parts, for a caller to concatenate once."""
         x1 = self.primary_conv(x)
         x2 = self.cheap_operation(x1)
-        return torch.cat([x1, x2], dim=1)[:, :self.oup]
+        return x1, x2[:, :self.oup - x1.shape[1]]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(self.halves(x), 1)
 
 
 class C3_GhostModule(C3):
@@ -262,6 +266,11 @@ class C3_GhostModule(C3):
         super().__init__(c1, c2, n, shortcut, g, e)
         c_ = int(c2 * e)
         self.m = nn.Sequential(*(GhostModule(c_, c_) for _ in range(n)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """C3's forward with the last GhostModule's two parts and cv2's maps concatenated in one copy."""
+        y = self.m[:-1](self.cv1(x))
+        return self.cv3(torch.cat((*self.m[-1].halves(y), self.cv2(x)), 1))
 
 
 class DynamicConvBnAct(nn.Module):

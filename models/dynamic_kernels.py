@@ -10,7 +10,9 @@ timing the alternatives on 2 CPU threads at the Ghost model's shapes (640 px, ba
 - anything else, NCHW depth-wise included: timm's grouped form (as fast as a channels-last round trip; shifted
   slices were 3-5x and a per-image loop 2x slower).
 
-Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch.
+Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch;
+inside `fixed_batch_export()` (static-shape exports) kxk kernels are traced as timm's grouped convolution with
+runtime weights instead, which ONNX Runtime and OpenVINO run as one convolution (the shifted slices cost 13% more).
 For training, `routed_conv2d` makes routing, mixing and convolution one autograd node: the routing's gradient joins
 the input gradient inside the convolution's backward, instead of as a full-size tensor added to it afterwards.
 `reference_conv2d` is timm's own forward, the definition the tests and `python -m tools.benchmarks.kernels` hold
@@ -19,11 +21,27 @@ the fast paths to.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import CondConv2d
 from timm.layers.padding import pad_same
+
+_FIXED_BATCH = [False]  # set inside fixed_batch_export()
+
+
+@contextlib.contextmanager
+def fixed_batch_export() -> Iterator[None]:
+    """Trace kxk dynamic kernels for the traced input's batch size only (a static-shape export), as one grouped
+    convolution with runtime weights."""
+    _FIXED_BATCH[0] = True
+    try:
+        yield
+    finally:
+        _FIXED_BATCH[0] = False
 
 
 class _StaticView:
@@ -140,6 +158,8 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
         cc = _StaticView(cc)
     dense_1x1 = _is_dense_1x1(cc)
     if torch.jit.is_tracing() or torch.jit.is_scripting():
+        if _FIXED_BATCH[0] and not dense_1x1:
+            return _grouped(x, weight, bias, cc)
         return (_conv1x1_traced if dense_1x1 else _shifted)(x, weight, bias, cc)
     if dense_1x1:
         return _conv1x1_bmm(x, weight, bias, cc)
