@@ -196,6 +196,11 @@ class DynamicConv(nn.Module):
         self.cond_conv = CondConv2d(c1, c2, kernel_size, stride, padding, dilation, groups, bias, num_experts)
         self.register_buffer("shift", None)  # per-channel output shift, set when a BatchNorm is folded in
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling skips __init__: modules pickled by the seed's YOLOv5 patch have no 'shift' buffer yet."""
+        super().__setstate__(state)
+        self._buffers.setdefault("shift", None)
+
     def routing_weights(self, x: torch.Tensor) -> torch.Tensor:
         return routing_weights(x, self.routing)
 

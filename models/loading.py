@@ -7,7 +7,6 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from models.common import DynamicConv
 from models.yolo import Detect, DetectionModel
 from models.checkpoints import load_checkpoint
 from utils.downloads import attempt_download
@@ -29,13 +28,8 @@ def upgrade_modules(model: nn.Module, inplace: bool = True) -> None:
             m.inplace = inplace
         if isinstance(m, DetectionModel) and not hasattr(m, "nc"):
             m.nc = m.model[-1].nc
-        if isinstance(m, Detect) and not isinstance(m.anchor_grid, list):
-            delattr(m, "anchor_grid")
-            m.anchor_grid = [torch.zeros(1)] * m.nl
-        elif isinstance(m, nn.Upsample) and not hasattr(m, "recompute_scale_factor"):
+        if isinstance(m, nn.Upsample) and not hasattr(m, "recompute_scale_factor"):
             m.recompute_scale_factor = None
-        elif isinstance(m, DynamicConv) and "shift" not in m._buffers:
-            m.register_buffer("shift", None)
 
 
 def load_model(weights: str | Path, device: torch.device | str | None = None, inplace: bool = True,

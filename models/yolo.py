@@ -52,6 +52,13 @@ class Detect(nn.Module):
         self.m = nn.ModuleList(nn.Conv2d(x, self.no * self.na, 1) for x in ch)
         self.inplace = inplace
 
+    def __setstate__(self, state: dict) -> None:
+        """Grids are a cache: ones pickled by YOLOv5 v6.0 lack the -0.5 offset, so an unpickled head rebuilds them."""
+        super().__setstate__(state)
+        self._buffers.pop("anchor_grid", None)  # a buffer before YOLOv5 v6.0
+        self.grid = [torch.empty(0) for _ in range(self.nl)]
+        self.anchor_grid = [torch.empty(0) for _ in range(self.nl)]
+
     def forward(self, x: list[torch.Tensor]):
         z = []
         for i in range(self.nl):
