@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
 from models.yolo import DetectionModel
 from models.checkpoints import load_checkpoint, save_checkpoint, strip_optimizer
+from models.loading import attempt_load
+from tests.conftest import shared_path
 from utils.errors import UserError
 
 
@@ -135,3 +138,25 @@ def test_our_checkpoints_only_name_classes_yolov5_has(tmp_path, yolov5n_pt):
         assert type(a) is type(b), name
         set_by_train = {"hyp", "nc", "class_weights"} if name == "" else set()  # train.py attaches these
         assert set(vars(a)) - set(vars(b)) <= {"_is_full_backward_hook"} | set_by_train, name
+
+
+def _raw_model(path) -> torch.nn.Module:
+    """What a YOLOv5 user's own script does: unpickle the whole file, no attempt_load, no attribute upgrades."""
+    return torch.load(path, map_location="cpu", weights_only=False)["model"].float().eval()
+
+
+def test_raw_torch_load_of_seed_patch_checkpoint_reproduces_stored_output(seedpatch_pt):
+    io = np.load(shared_path("weights/yolov5n-ghostdyn-seedpatch-io.npz"))
+    y = torch.from_numpy(io["y"])
+    with torch.no_grad():
+        out = _raw_model(seedpatch_pt)(torch.from_numpy(io["x"]))[0]
+    assert out.shape == y.shape and (out - y).abs().max() <= 1e-4 * y.abs().max()
+
+
+def test_raw_torch_load_of_yolov5n_ignores_its_pickled_v6_grids(yolov5n_pt):
+    # yolov5n.pt pickles Detect grids for a 672x448 input without v7.0's -0.5 offset: reused, boxes shift by
+    # half a cell (16 px at stride 32). An unpickled head rebuilds its grids instead.
+    x = torch.rand(1, 3, 672, 448, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        raw, ref = _raw_model(yolov5n_pt)(x)[0], attempt_load(yolov5n_pt, fuse=False)(x)[0]
+    assert (raw - ref).abs().max() <= 1e-3
