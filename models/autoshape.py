@@ -14,8 +14,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from models.backends import DetectMultiBackend
 from utils.data.augmentations import letterbox
 from utils.boxes import scale_boxes
-from utils.checks import make_divisible
+from utils.checks import IMAGE_SIDE, make_divisible
 from models.detections import Detections
+from utils.data.image_decode import UnreadableImage, three_channels, to_uint8
 from utils.errors import UserError
 from utils.files import safe_filename
 from utils.inference.nms import non_max_suppression
@@ -35,32 +36,60 @@ def open_image(source: str | Path) -> Image.Image:
         raise UserError(f"cannot read image {source}: {e}") from None
 
 
+def _pixels(im: ImageInput) -> ImageInput:
+    """PIL images and tensors as numpy arrays of their own depth (16-bit and float modes are not clipped to 8 bits)."""
+    if isinstance(im, Image.Image):
+        return np.asarray(im if im.mode in ("I", "I;16", "I;16B", "I;16L", "F") else im.convert("RGB"))
+    if isinstance(im, torch.Tensor):
+        im = im.detach().cpu()
+        return (im.float() if im.is_floating_point() else im).numpy()
+    return im
+
+
 def to_rgb_array(im: ImageInput, i: int) -> tuple[np.ndarray, str]:
-    """One input as a contiguous RGB HWC uint8 array, and the .jpg file name its results are saved under."""
+    """One input as a contiguous RGB HWC uint8 array, and the .jpg file name its results are saved under.
+
+    Depth and channels are normalized by utils/data/image_decode (the rules training uses for image files)."""
     name = f"image{i}"
     if isinstance(im, (str, Path)):
-        im, name = ImageOps.exif_transpose(open_image(im)).convert("RGB"), str(im)
+        im, name = ImageOps.exif_transpose(open_image(im)), str(im)
     elif isinstance(im, Image.Image):
         name = getattr(im, "filename", "") or name
-        im = ImageOps.exif_transpose(im).convert("RGB")
-    elif isinstance(im, torch.Tensor):
-        im = im.detach().cpu()
-        im = (im * 255 if im.is_floating_point() and im.max() <= 1 else im).clamp(0, 255).byte().numpy()
-    if not isinstance(im, (np.ndarray, Image.Image)):
+        im = ImageOps.exif_transpose(im)
+    im = _pixels(im)
+    if not isinstance(im, np.ndarray):
         raise UserError(f"input {i} is a {type(im).__name__}; give file paths, URLs, PIL images, numpy arrays or "
                         f"tensors")
-    im = np.asarray(im)
-    if im.ndim == 3 and im.shape[0] < 5 and im.shape[2] >= 5:  # CHW -> HWC
+    if im.ndim == 3 and im.shape[0] in (1, 3, 4) and im.shape[2] > 4:  # CHW -> HWC
         im = im.transpose((1, 2, 0))
-    if im.ndim == 2:
-        im = np.stack([im] * 3, axis=2)
-    if im.ndim != 3 or im.shape[2] < 3:
-        raise UserError(f"input {i} has shape {im.shape}; expected an HWC or CHW colour image")
-    return np.ascontiguousarray(im[..., :3]), f"{safe_filename(Path(name).stem, f'image{i}')}.jpg"
+    try:
+        im = three_channels(to_uint8(im))
+    except UnreadableImage as e:
+        raise UserError(f"input {i} ({name}) cannot be used: {e}") from None
+    return im, f"{safe_filename(Path(name).stem, f'image{i}')}.jpg"
+
+
+def image_size(size: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
+    """size as (height, width); UserError for anything but one or two whole numbers in [1, MAX_IMAGE_SIZE]."""
+    sizes = [size] if not isinstance(size, (tuple, list)) else list(size)
+    sizes = [int(s) if isinstance(s, np.integer) else s for s in sizes]
+    if not 1 <= len(sizes) <= 2 or not all(IMAGE_SIDE.accepts(s) for s in sizes):
+        raise UserError(f"size={size!r} is invalid: give {IMAGE_SIDE.describe()}, or (height, width) of them")
+    return (sizes[0], sizes[-1])
 
 
 class AutoShape(nn.Module):
-    """Pre-process, infer and NMS in one call; tune with .conf, .iou, .classes, .agnostic, .multi_label, .max_det."""
+    """Pre-process, infer and NMS in one call; tune with .conf, .iou, .classes, .agnostic, .multi_label, .max_det.
+
+    Accepted images, alone or in a non-empty list (each may differ in kind and size):
+      file path or http(s) URL (str or Path); PIL image (any mode; 16-bit and float modes keep their depth);
+      numpy array or torch tensor, HWC or CHW, RGB order, 1 (grey), 2 (grey + alpha), 3 or 4 (alpha dropped) channels:
+        uint8 as is; uint16 (and integer arrays above 255) scaled to 8 bits (>> 8);
+        float in [0, 1] scaled by 255 (like a float tensor), float in (1, 255] taken as 8-bit values.
+      A 4-D float tensor (B, 3, H, W) in [0, 1] goes to the model as is and returns its raw output.
+    Refused in one UserError line: an empty list, an image without pixels (0 x N), NaN/infinite or negative values,
+    more than 16 bits, other channel counts, boolean masks, other types; size other than one or two integers in
+    [1, 16384]."""
 
     conf = 0.25  # NMS confidence threshold
     iou = 0.45  # NMS IoU threshold
@@ -82,13 +111,15 @@ class AutoShape(nn.Module):
                 augment: bool = False) -> Detections | torch.Tensor | list:
         """Detections for one or a list of images; a 4-D (B,3,H,W) float tensor gets the raw model output instead."""
         t0 = time_sync()
-        size = (size, size) if isinstance(size, int) else tuple(size)
+        size = image_size(size)
         p = next(self.model.parameters()) if self.pt else torch.empty(1, device=self.model.device)
         autocast = self.amp and p.device.type != "cpu"
         if isinstance(ims, torch.Tensor) and ims.ndim == 4:
             with torch.autocast(p.device.type, enabled=autocast):
                 return self.model(ims.to(p.device).type_as(p), augment=augment)
         items = list(ims) if isinstance(ims, (list, tuple)) else [ims]
+        if not items:
+            raise UserError("no images given: pass an image (path, URL, PIL image, array or tensor) or a non-empty list")
         arrays, files = zip(*(to_rgb_array(im, i) for i, im in enumerate(items)))
         shape0 = [a.shape[:2] for a in arrays]
         scaled = [[int(y * max(size) / max(s)) for y in s] for s in shape0]
