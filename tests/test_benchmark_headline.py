@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tools.benchmarks import cli, headline
+from tools.benchmarks import cli
 
 
 def test_parameters_flops_and_time_per_model():
-    s = cli.settings(cli.parse_opt(["--quick", "--weights", "yolov5n.yaml", "yolov5n-ghostdyn.yaml"], ("headline",)))
-    t = headline.table(s).set_index("model")
+    t = cli.section_table("headline", ["--quick", "--weights", "yolov5n.yaml", "yolov5n-ghostdyn.yaml"]).set_index("model")
     assert t.loc["yolov5n", "parameters"] == 1_872_157  # YOLOv5 v7.0's yolov5n at 80 classes
     assert t.loc["yolov5n-ghostdyn", "parameters"] < t.loc["yolov5n", "parameters"]
     assert 0 < t.loc["yolov5n-ghostdyn", "GFLOPs @64"] < t.loc["yolov5n", "GFLOPs @64"]

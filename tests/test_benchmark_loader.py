@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tools.benchmarks import cli, loader
+from tools.benchmarks import cli
 
 
 def test_reads_one_epoch_with_mosaic():
-    s = cli.settings(cli.parse_opt(["--quick", "--data", "coco8.yaml", "--workers", "1"], ("loader",)))
-    row = loader.table(s).iloc[0]
+    row = cli.section_table("loader", ["--quick", "--data", "coco8.yaml", "--workers", "1"]).iloc[0]
     assert row["data"] == "coco8/images/train" and row["images"] == 4 and row["mosaic"] and row["images/s"] > 0
     assert row["peak MB (main RSS + workers USS)"] > 100

@@ -5,10 +5,10 @@ from __future__ import annotations
 from tools.benchmarks import cli, memory
 
 
-def test_rows_per_variant_and_side():
+def test_rows_per_variant_and_side(monkeypatch):
     """The jobs run in this process here (fresh processes are timing.py's, tested there) to keep the test short."""
-    s = cli.settings(cli.parse_opt(["--quick", "--weights", "yolov5n-ghostdyn.yaml"], ("memory",)))
-    mem = memory.table(s, run_job=lambda job, *args: job(*args))
+    monkeypatch.setattr(memory, "in_fresh_process", lambda job, *args: job(*args))
+    mem = cli.section_table("memory", ["--quick", "--weights", "yolov5n-ghostdyn.yaml"])
     assert mem["variant"].tolist() == ["timm reference, unfused", "fast, unfused", "fast, fused", "timm reference",
                                        "fast"]
     assert mem["mode"].tolist() == ["inference b2"] * 3 + ["train b2"] * 2

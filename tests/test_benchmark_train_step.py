@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tools.benchmarks import cli, train_step
+from tools.benchmarks import cli
 
 
 def test_timm_and_fast_sides_give_one_loss():
-    s = cli.settings(cli.parse_opt(["--quick", "--weights", "yolov5n-ghostdyn.yaml"], ("train_step",)))
-    train = train_step.table(s)
+    train = cli.section_table("train_step", ["--quick", "--weights", "yolov5n-ghostdyn.yaml"])
     assert train["variant"].tolist() == ["timm reference", "fast"]
     assert (train["loss abs diff"] <= 1e-4).all() and (train["b2 ms/img"] > 0).all() and train["x vs ref"].iloc[0] == 1

@@ -40,7 +40,7 @@ def job(weights: str, variant: str, mode: str, batch: int, imgsz: int, threads: 
     return peak_rss(), before
 
 
-def table(s: Settings, run_job=in_fresh_process) -> pd.DataFrame:
+def table(s: Settings) -> pd.DataFrame:
     """Peak memory of each inference variant (largest inference batch) and training side, one fresh process each."""
     rows = []
     unit = "CUDA MB" if s.device.type == "cuda" else "RSS MB"
@@ -48,7 +48,7 @@ def table(s: Settings, run_job=in_fresh_process) -> pd.DataFrame:
         jobs = [("inference", v, s.inference_batches[-1]) for v in inference_variants(m)]
         jobs += [("train", v, s.train_batch) for v in train_variants(m)]
         for mode, v, b in jobs:
-            peak, before = run_job(job, w, v, mode, b, s.imgsz, s.threads, str(s.device))
+            peak, before = in_fresh_process(job, w, v, mode, b, s.imgsz, s.threads, str(s.device))
             rows.append({"model": name, "mode": f"{mode} b{b}", "variant": v, f"peak {unit}": peak,
                          f"peak - before call {unit}": peak - before})
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Fair timings and peak memory for benchmarks.py: comparisons take turns, memory is read per fresh process."""
+"""Fair timings and peak memory for the benchmarks: comparisons take turns, memory is read per fresh process."""
 
 from __future__ import annotations
 
