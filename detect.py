@@ -35,6 +35,7 @@ from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
 from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
 from utils.torch_utils import select_device, time_sync
+from utils.torch_compile import compile_backend
 
 
 def can_show_windows() -> bool:
@@ -171,7 +172,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
         nosave: bool = False, classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False,
         visualize: bool = False, update: bool = False, project: str | Path = ROOT / "runs/detect", name: str = "exp",
         exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False, hide_conf: bool = False,
-        half: bool = False, dnn: bool = False, vid_stride: int = 1) -> Path:
+        half: bool = False, dnn: bool = False, vid_stride: int = 1, compile: bool = False) -> Path:
     """Detect objects in every frame of source and save what was asked for; returns the run folder."""
     source = str(source)
     save_img = not nosave and not source.endswith(".txt")
@@ -184,6 +185,8 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
 
     device = select_device(device)
     model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
+    if compile:
+        compile_backend(model, device, "detect: ")
     names = model.names
     imgsz = check_img_size(imgsz, s=model.stride)
     auto = model.input_shape is None  # minimum rectangles unless the model was exported for one fixed shape
@@ -278,6 +281,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
     parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
     parser.add_argument("--vid-stride", type=int, default=1, help="video frame-rate stride")
+    parser.add_argument("--compile", action="store_true", help="PyTorch weights: run the model through torch.compile")
     opt = parser.parse_args(argv)
     opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
     print_args(vars(opt), "detect: ")

@@ -53,6 +53,7 @@ from utils.evaluation.metrics import fitness  # noqa: E402
 from utils.training.resume import resume_options, restore_state  # noqa: E402
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
 from utils.training.warm_start import warm_start  # noqa: E402
+from utils.torch_compile import compile_fn  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
                                intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
 
@@ -200,6 +201,7 @@ class Trainer:
         self.scheduler.last_epoch = self.start_epoch - 1
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.stopper = EarlyStopping(patience=opt.patience)
+        self.forward = compile_fn(self.model, device, "train: ") if getattr(opt, "compile", False) else self.model
 
     def _wrap_parallel(self) -> None:
         """DataParallel for several GPUs in one process (discouraged), DistributedDataParallel under torch.distributed."""
@@ -301,7 +303,7 @@ class Trainer:
     def train_step(self, imgs: torch.Tensor, targets: torch.Tensor, ni: int, epoch: int, i: int) -> torch.Tensor:
         """Forward, loss and backward of one batch; an optimizer step once `accumulate` batches have been summed."""
         with torch.autocast(device_type=self.device.type, enabled=self.amp):
-            pred = self.model(imgs) if self.distiller is None else self.distiller.student_forward(self.model, imgs)
+            pred = self.forward(imgs) if self.distiller is None else self.distiller.student_forward(self.model, imgs)
             loss, loss_items = self.compute_loss(pred, targets.to(self.device))
             if self.distiller is not None:
                 loss = loss + self.distiller.loss(imgs, pred)
@@ -428,6 +430,7 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--freeze", nargs="+", type=int, default=[0], help="Freeze layers: backbone=10, first3=0 1 2")
     parser.add_argument("--save-period", type=int, default=-1, help="Save checkpoint every x epochs (disabled if < 1)")
     parser.add_argument("--seed", type=int, default=0, help="Global training seed")
+    parser.add_argument("--compile", action="store_true", help="run the training forward through torch.compile")
     parser.add_argument("--teacher", type=str, default="", help="distill from these YOLOv5 weights (same strides)")
     parser.add_argument("--teacher-warmup-steps", type=int, default=0,
                         help="label-free warm start: steps of block-wise imitation of --teacher before training")

@@ -31,6 +31,7 @@ from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import output_to_target, plot_images, plot_val_study
 from utils.training.run_logger import TQDM_BAR_FORMAT
 from utils.torch_utils import select_device, time_sync
+from utils.torch_compile import compile_backend
 
 STUDY_SIZES = tuple(range(256, 1536 + 128, 128))  # --task study image sizes
 PLOT_BATCHES = 3  # val_batch{0,1,2}_{labels,pred}.jpg
@@ -140,7 +141,8 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
         save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT / "runs/val",
         name: str = "exp", exist_ok: bool = False, half: bool = True, dnn: bool = False, model=None,
-        dataloader=None, save_dir: Path = Path(""), plots: bool = True, callbacks=None, compute_loss=None):
+        dataloader=None, save_dir: Path = Path(""), plots: bool = True, callbacks=None, compute_loss=None,
+        compile: bool = False):
     """Validate weights (or train.py's model in memory); returns ((P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
     training = model is not None
     if training:
@@ -152,6 +154,8 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
         (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
         model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
+        if compile:
+            compile_backend(model, device, "val: ")
         pt, half, device = model.pt, model.fp16, model.device
         data = check_dataset(data)
     model.eval()
@@ -279,6 +283,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
     parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
+    parser.add_argument("--compile", action="store_true", help="PyTorch weights: run the model through torch.compile")
     opt = parser.parse_args(argv)
     print_args(vars(opt), "val: ")
     return opt
