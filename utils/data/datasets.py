@@ -24,6 +24,7 @@ from utils.data.augmentations import (Albumentations, augment_hsv, copy_paste, l
 from utils.boxes import xywhn2xyxy, xyxy2xywhn
 from utils.errors import UserError
 from utils.files import ROOT, is_writeable, yaml_load
+from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import IMG_FORMATS, VID_FORMATS, img2label_paths, list_image_files
 from utils.data.label_scan import NUM_THREADS, TQDM_BAR_FORMAT, label_cache_path, scan_labels
 from utils.logger import LOGGER
@@ -33,6 +34,7 @@ __all__ = ["IMG_FORMATS", "VID_FORMATS", "img2label_paths", "LoadImagesAndLabels
 
 DEFAULT_HYP = ROOT / "data" / "hyps" / "hyp.scratch-low.yaml"
 GB = 1 << 30
+MAX_SUBSTITUTES = 100  # undecodable images skipped in a row before giving up
 
 
 def rect_batch_shapes(shapes: np.ndarray, batch_size: int, img_size: int, stride: int, pad: float) -> np.ndarray:
@@ -143,12 +145,13 @@ class LoadImagesAndLabels(Dataset):
 
     def _cache_images(self, prefix: str) -> None:
         """Load every image once into RAM (resized) or into a .npy beside it (disk), in parallel."""
-        fcn = self._cache_to_disk if self.cache == "disk" else self.load_image
         b = 0
         with ThreadPool(NUM_THREADS) as pool:
-            pbar = tqdm(enumerate(pool.imap(fcn, range(self.n))), total=self.n, bar_format=TQDM_BAR_FORMAT,
-                        disable=LOCAL_RANK > 0)
+            pbar = tqdm(enumerate(pool.imap(self._cache_one, range(self.n))), total=self.n,
+                        bar_format=TQDM_BAR_FORMAT, disable=LOCAL_RANK > 0)
             for i, x in pbar:
+                if x is None:
+                    continue
                 if self.cache == "disk":
                     b += self.npy_files[i].stat().st_size
                 else:
@@ -157,6 +160,17 @@ class LoadImagesAndLabels(Dataset):
                 pbar.desc = f"{prefix}Caching images ({b / GB:.1f}GB {self.cache})"
             pbar.close()
 
+    def _cache_one(self, i: int) -> tuple | bool | None:
+        """Cache image i; None (with a warning) when it cannot be decoded, left for __getitem__ to skip."""
+        try:
+            if self.cache == "disk":
+                self._cache_to_disk(i)
+                return True
+            return self.load_image(i)
+        except UnreadableImage as e:
+            LOGGER.warning(f"WARNING ⚠️ {e}; not cached")
+            return None
+
     def _cache_to_disk(self, i: int) -> None:
         """Save image i decoded as .npy next to it, unless an up-to-date one is there."""
         f = self.npy_files[i]
@@ -164,11 +178,11 @@ class LoadImagesAndLabels(Dataset):
             np.save(f, self._read(i))
 
     def _read(self, i: int) -> np.ndarray:
-        """Image i as BGR uint8, EXIF orientation applied (OpenCV does that when decoding)."""
-        im = cv2.imread(self.im_files[i])
-        if im is None:
-            raise UserError(f"image not found or unreadable: {self.im_files[i]}")
-        return im
+        """Image i as BGR uint8, EXIF orientation applied, decoded as the label scan decoded it."""
+        try:
+            return read_image(self.im_files[i])
+        except UnreadableImage as e:
+            raise UnreadableImage(f"{self.im_files[i]}: {e}") from None
 
     def load_image(self, i: int) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
         """Image i with its long side resized to img_size: (image, (h0, w0) original, (h, w) resized)."""
@@ -213,7 +227,18 @@ class LoadImagesAndLabels(Dataset):
         return len(self.im_files)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str, tuple | None]:
+        """Item index; an image that cannot be decoded now (changed or damaged since the scan) is skipped with a
+        warning and the next one used in its place, so one bad file never ends a training or validation run."""
         index = self.indices[index]  # --image-weights resamples through self.indices
+        for _ in range(min(self.n, MAX_SUBSTITUTES)):
+            try:
+                return self._item(index)
+            except UnreadableImage as e:
+                LOGGER.warning(f"WARNING ⚠️ {e}; skipped, {self.im_files[(index + 1) % self.n]} used in its place")
+                index = (index + 1) % self.n
+        raise UserError(f"{MAX_SUBSTITUTES} images in a row could not be decoded; is the dataset folder still there?")
+
+    def _item(self, index: int) -> tuple[torch.Tensor, torch.Tensor, str, tuple | None]:
         hyp = self.hyp
         if self.mosaic and random.random() < hyp["mosaic"]:
             im, labels = self.load_mosaic(index)

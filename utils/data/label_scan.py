@@ -1,8 +1,9 @@
 """One checked pass over a dataset's images and label files, remembered in a pickle-free `<labels dir>.cache`.
 
-Every image is opened and verified, every label row parsed and range-checked; a bad file is reported by name and
-left out, the rest go on. The cache stores the outcome with a version and a hash of the file list, sizes and times,
-so that any change to the dataset (or to nc) rebuilds it; an unreadable cache is rebuilt too, never trusted.
+Every image is decoded as the loader decodes it (utils/data/image_decode), every label row parsed and
+range-checked; a bad file is reported by name and left out, the rest go on. The cache stores the outcome with a
+version and a hash of the file list, sizes and times, so that any change to the dataset (or to nc) rebuilds it;
+an unreadable cache is rebuilt too, never trusted.
 """
 
 from __future__ import annotations
@@ -17,19 +18,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from utils.files import is_writeable
-from utils.data.image_files import IMG_FORMATS, exif_size
+from utils.data.image_decode import read_image
 from utils.logger import LOGGER
 from utils.data.segments import segments2boxes
 from utils.torch_utils import LOCAL_RANK
 
-CACHE_VERSION = "yolo-labels-1"
+CACHE_VERSION = "yolo-labels-2"  # 2: images decoded by the loader's decoder
 NUM_THREADS = min(8, max(1, os.cpu_count() or 1))
 TQDM_BAR_FORMAT = "{l_bar}{bar:10}{r_bar}"
-JPEG_END = b"\xff\xd9"
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
 MIN_IMAGE_SIDE = 10
 
 
@@ -73,23 +73,17 @@ def _restore_jpeg(im_file: str, prefix: str) -> str:
 
 
 def _verify_image(im_file: str, prefix: str) -> tuple[tuple[int, int], str]:
-    """(width, height) of a readable image and a note about it; ValueError says why an image is unusable."""
-    try:
-        with Image.open(im_file) as im:
-            im.verify()
-            shape, fmt = exif_size(im), (im.format or "").lower()
-    except Exception as e:  # PIL raises many types for a broken or non-image file
-        raise ValueError(f"cannot read image ({type(e).__name__}: {e})") from None
-    if shape[0] < MIN_IMAGE_SIDE or shape[1] < MIN_IMAGE_SIDE:
-        raise ValueError(f"image size {shape} <{MIN_IMAGE_SIDE} pixels")
-    if fmt not in IMG_FORMATS:
-        raise ValueError(f"invalid image format {fmt}")
-    if fmt in ("jpg", "jpeg"):
-        with open(im_file, "rb") as f:
-            f.seek(-2, 2)
-            if f.read() != JPEG_END:
-                return shape, _restore_jpeg(im_file, prefix)
-    return shape, ""
+    """(width, height) of an image decoded exactly as training decodes it, and a note about it; ValueError says why
+    an image is unusable (UnreadableImage is one)."""
+    h, w = read_image(im_file).shape[:2]
+    if h < MIN_IMAGE_SIDE or w < MIN_IMAGE_SIDE:
+        raise ValueError(f"image size {(w, h)} <{MIN_IMAGE_SIDE} pixels")
+    with open(im_file, "rb") as f:
+        jpeg = f.read(2) == JPEG_START
+        f.seek(-2, 2)
+        if jpeg and f.read() != JPEG_END:
+            return (w, h), _restore_jpeg(im_file, prefix)
+    return (w, h), ""
 
 
 def _parse_row(values: list[str], line: int, nc: int | None) -> tuple[list[float], np.ndarray | None]:

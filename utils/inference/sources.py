@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from utils.data.augmentations import letterbox
+from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import IMG_FORMATS, VID_FORMATS
 from utils.errors import UserError
 from utils.logger import LOGGER
@@ -104,9 +105,10 @@ class LoadImages:
             else:
                 self.count += 1
                 self.mode = "image"
-                im0 = cv2.imread(path)
-                if im0 is None:
-                    LOGGER.warning(f"WARNING ⚠️ skipping {path}: not a readable image")
+                try:
+                    im0 = read_image(path)  # decoded as training decodes it
+                except UnreadableImage as e:
+                    LOGGER.warning(f"WARNING ⚠️ skipping {path}: {e}")
                     continue
                 s = f"image {self.count}/{self.nf} {path}: "
             return path, to_model_input(im0, self.img_size, self.stride, self.auto), im0, self.cap, s
