@@ -46,7 +46,7 @@ from utils.training.evolve import evolvable, history, mutate, record_generation 
 from utils.files import ROOT, RunLock, check_file, check_yaml, increment_path, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.hyps import load_hyp  # noqa: E402
-from utils.training.loss import ComputeLoss  # noqa: E402
+from utils.training.loss import ComputeLoss, scale_loss_gains  # noqa: E402
 from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda,  # noqa: E402
                                         warmup_iterations)
 from utils.evaluation.metrics import fitness  # noqa: E402
@@ -174,8 +174,8 @@ class Trainer:
     def _setup_optimization(self) -> None:
         opt, hyp = self.opt, self.hyp
         self.accumulate, decay_scale = accumulation(self.batch_size)
-        hyp["weight_decay"] *= decay_scale
-        self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
+        weight_decay = hyp["weight_decay"] * decay_scale
+        self.optimizer = smart_optimizer(self.model, opt.optimizer, hyp["lr0"], hyp["momentum"], weight_decay)
         self.distiller = Distiller(self.model, self.teacher, hyp) if self.teacher is not None else None
         if self.distiller and self.distiller.params:  # 1x1 adapters, trained (decay as weights) but never saved
             self.optimizer.add_param_group({"params": self.distiller.params,
@@ -189,15 +189,12 @@ class Trainer:
                                                                 opt.epochs)
         self.ckpt = None
         self._wrap_parallel()
-        nl = de_parallel(self.model).model[-1].nl
-        hyp["box"] *= 3 / nl
-        hyp["cls"] *= self.nc / 80 * 3 / nl
-        hyp["obj"] *= (self.imgsz / 640) ** 2 * 3 / nl
-        hyp["label_smoothing"] = opt.label_smoothing
         m = de_parallel(self.model)
-        m.nc, m.hyp, m.names = self.nc, hyp, self.names
+        loss_hyp = scale_loss_gains({**hyp, "weight_decay": weight_decay}, m.model[-1].nl, self.nc, self.imgsz,
+                                    opt.label_smoothing)
+        m.nc, m.hyp, m.names = self.nc, loss_hyp, self.names  # model.hyp: the scaled values, as YOLOv5 saves it
         m.class_weights = labels_to_class_weights(self.dataset.labels, self.nc).to(self.device) * self.nc
-        self.compute_loss = ComputeLoss(self.model)
+        self.compute_loss = ComputeLoss(self.model, loss_hyp)
         self.scheduler.last_epoch = self.start_epoch - 1
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.stopper = EarlyStopping(patience=opt.patience)

@@ -12,6 +12,7 @@ import torch.nn as nn
 from timm.layers import CondConv2d, DropPath, SqueezeExcite
 
 from models.dynamic_kernels import routed_conv2d, routing_weights
+from models.registry import yaml_block
 from utils.torch_utils import bn_scale_shift, fuse_conv_and_bn
 
 
@@ -24,8 +25,9 @@ def autopad(k: int | list[int], p: int | list[int] | None = None, d: int = 1) ->
     return p
 
 
+@yaml_block(channels=True)
 class Conv(nn.Module):
-    """Conv2d -> BatchNorm2d -> activation; `default_act` can be replaced from a model YAML's `activation`."""
+    """Conv2d -> BatchNorm2d -> activation; a model YAML's `activation` replaces `default_act` in its own model only."""
 
     default_act = nn.SiLU()
 
@@ -46,6 +48,14 @@ class Conv(nn.Module):
             self.bn = nn.Identity()
 
 
+def replace_default_act(module: nn.Module, act: nn.Module) -> None:
+    """Give `act` to every Conv inside that took the class default, leaving the class (and later models) untouched."""
+    for m in module.modules():
+        if isinstance(m, Conv) and m.act is Conv.default_act:
+            m.act = act
+
+
+@yaml_block(channels=True)
 class DWConv(Conv):
     """Depth-wise convolution: one group per common channel of input and output."""
 
@@ -53,6 +63,7 @@ class DWConv(Conv):
         super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
 
 
+@yaml_block(channels=True)
 class Bottleneck(nn.Module):
     """1x1 then 3x3 convolution, with a residual connection when shapes allow."""
 
@@ -68,6 +79,7 @@ class Bottleneck(nn.Module):
         return x + y if self.add else y
 
 
+@yaml_block(channels=True, repeat=True)
 class C3(nn.Module):
     """CSP bottleneck with 3 convolutions: a stack of `m` blocks on one half, a 1x1 shortcut on the other."""
 
@@ -83,6 +95,7 @@ class C3(nn.Module):
         return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
 
 
+@yaml_block(channels=True)
 class SPP(nn.Module):
     """Spatial pyramid pooling with parallel max-pools of several sizes."""
 
@@ -98,6 +111,7 @@ class SPP(nn.Module):
         return self.cv2(torch.cat([x] + [m(x) for m in self.m], 1))
 
 
+@yaml_block(channels=True)
 class SPPF(nn.Module):
     """SPP with one max-pool applied three times in series: same output as SPP(k=(5, 9, 13)), faster."""
 
@@ -115,6 +129,7 @@ class SPPF(nn.Module):
         return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
 
 
+@yaml_block(channels=True)
 class Focus(nn.Module):
     """Space-to-depth (every second pixel into channels) followed by a convolution."""
 
@@ -127,6 +142,7 @@ class Focus(nn.Module):
         return self.conv(torch.cat((x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]), 1))
 
 
+@yaml_block()
 class Concat(nn.Module):
     """Concatenate a list of tensors along dimension `d`."""
 
@@ -138,6 +154,7 @@ class Concat(nn.Module):
         return torch.cat(x, self.d)
 
 
+@yaml_block(channels=True)
 class GhostConv(nn.Module):
     """GhostNet convolution: half the channels from a convolution, the other half from a cheap 5x5 depth-wise one."""
 
@@ -152,6 +169,7 @@ class GhostConv(nn.Module):
         return torch.cat((y, self.cv2(y)), 1)
 
 
+@yaml_block(channels=True)
 class GhostBottleneck(nn.Module):
     """YOLOv5's Ghost bottleneck built from GhostConv."""
 
@@ -170,6 +188,7 @@ class GhostBottleneck(nn.Module):
         return self.conv(x) + self.shortcut(x)
 
 
+@yaml_block(channels=True, repeat=True)
 class C3Ghost(C3):
     """C3 with GhostBottleneck blocks."""
 
@@ -183,6 +202,7 @@ class C3Ghost(C3):
 # DynamicConv Ghost family
 
 
+@yaml_block(channels=True)
 class DynamicConv(nn.Module):
     """CondConv: `num_experts` kernels mixed per image by sigmoid routing weights computed from the pooled input.
 
@@ -219,18 +239,20 @@ class DynamicConv(nn.Module):
 
 
 def fuse_module(module: nn.Module) -> None:
-    """Fold every BatchNorm into the convolution before it: Conv-like blocks, and (DynamicConv, BatchNorm2d) pairs
-    inside a Sequential, whose BatchNorm becomes Identity."""
+    """Fold every BatchNorm into the convolution before it: each block that owns a BatchNorm folds it in `fuse()`."""
     for m in list(module.modules()):
-        if isinstance(m, (Conv, DynamicConvBnAct, DynamicGhostBottleneck)):
+        if callable(getattr(m, "fuse", None)):
             m.fuse()
-        elif isinstance(m, nn.Sequential):
-            for i in range(len(m) - 1):
-                if isinstance(m[i], DynamicConv) and isinstance(m[i + 1], nn.BatchNorm2d):
-                    m[i].fuse_bn(m[i + 1])
-                    m[i + 1] = nn.Identity()
 
 
+def _fold_bn(owner: nn.Module, conv: str, bn: str) -> None:
+    """Fold the eval-mode BatchNorm `owner.<bn>` into the DynamicConv `owner.<conv>`; the BatchNorm becomes Identity."""
+    if isinstance(getattr(owner, bn), nn.BatchNorm2d):
+        getattr(owner, conv).fuse_bn(getattr(owner, bn))
+        setattr(owner, bn, nn.Identity())
+
+
+@yaml_block(channels=True)
 class GhostModule(nn.Module):
     """GhostNet module with dynamic convolutions: a primary conv makes c2/ratio maps, a cheap depth-wise one the rest.
 
@@ -263,7 +285,13 @@ class GhostModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(self.halves(x), 1)
 
+    def fuse(self) -> None:
+        """Fold both BatchNorms (the seed patch's Sequential layout is kept: they become Identity)."""
+        _fold_bn(self.primary_conv, "0", "1")
+        _fold_bn(self.cheap_operation, "0", "1")
 
+
+@yaml_block(channels=True, repeat=True)
 class C3_GhostModule(C3):
     """C3 whose bottleneck stack is made of dynamic GhostModules; `shortcut` and `g` are kept for YAML compatibility."""
 
@@ -278,6 +306,7 @@ class C3_GhostModule(C3):
         return self.cv3(torch.cat((*self.m[-1].halves(y), self.cv2(x)), 1))
 
 
+@yaml_block(channels=True)
 class DynamicConvBnAct(nn.Module):
     """DynamicConv -> BatchNorm -> activation, residual (with drop-path) when `skip`, stride 1 and in == out."""
 
@@ -297,11 +326,10 @@ class DynamicConvBnAct(nn.Module):
         return self.drop_path(y) + x if self.has_skip else y
 
     def fuse(self) -> None:
-        if isinstance(self.bn1, nn.BatchNorm2d):
-            self.conv.fuse_bn(self.bn1)
-            self.bn1 = nn.Identity()
+        _fold_bn(self, "conv", "bn1")
 
 
+@yaml_block(channels=True)
 class DynamicGhostBottleneck(nn.Module):
     """GhostNet bottleneck of dynamic GhostModules (expansion 2), named apart from YOLOv5's GhostBottleneck."""
 
@@ -335,9 +363,10 @@ class DynamicGhostBottleneck(nn.Module):
         return self.ghost2(y) + self.shortcut(x)
 
     def fuse(self) -> None:
-        if isinstance(self.bn_dw, nn.BatchNorm2d):
-            self.conv_dw.fuse_bn(self.bn_dw)
-            self.bn_dw = nn.Identity()
+        _fold_bn(self, "conv_dw", "bn_dw")
+        if len(self.shortcut):
+            _fold_bn(self.shortcut, "0", "1")
+            _fold_bn(self.shortcut, "2", "3")
 
 
 # YOLOv5 users import these two from models.common; they live in their own modules.

@@ -21,9 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from models.common import (C3, SPP, SPPF, Bottleneck, C3_GhostModule, C3Ghost, Concat, Conv,  # noqa: E402
+# YOLOv5's models.yolo namespace holds every block; importing models.common registers them for parse_model.
+from models.common import (C3, SPP, SPPF, Bottleneck, C3_GhostModule, C3Ghost, Concat, Conv,  # noqa: E402, F401
                            DWConv, DynamicConv, DynamicConvBnAct, DynamicGhostBottleneck, Focus, GhostBottleneck,
-                           GhostConv, GhostModule, fuse_module)
+                           GhostConv, GhostModule, fuse_module, replace_default_act)
+from models.registry import CHANNEL_MODULES, MODULES, REPEAT_MODULES, yaml_block  # noqa: E402
 from utils.checks import make_divisible  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.files import check_yaml, yaml_load  # noqa: E402
@@ -31,6 +33,7 @@ from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.torch_utils import initialize_weights, model_info, scale_img, select_device  # noqa: E402
 
 
+@yaml_block()
 class Detect(nn.Module):
     """Per-level 1x1 convolutions to (xywh, obj, classes) for each anchor; decodes to pixels in eval mode."""
 
@@ -115,7 +118,7 @@ class BaseModel(nn.Module):
         return x
 
     def fuse(self) -> BaseModel:
-        """Fold every BatchNorm into the convolution before it (Conv and DynamicConv alike)."""
+        """Fold every BatchNorm into the convolution before it: each block's own `fuse()` (Conv and DynamicConv)."""
         LOGGER.info("Fusing layers... ")
         fuse_module(self.model)
         for m in self.model.modules():  # channels-last kernels: oneDNN's fast path for the fused (inference) model
@@ -240,16 +243,6 @@ class DetectionModel(BaseModel):
 
 Model = DetectionModel  # YOLOv5's name, kept for checkpoints and user code
 
-# Every name a model YAML may use for a module; nothing else is looked up.
-MODULES: dict[str, type[nn.Module]] = {m.__name__: m for m in (
-    Conv, DWConv, Bottleneck, C3, SPP, SPPF, Focus, Concat, GhostConv, GhostBottleneck, C3Ghost,
-    DynamicConv, GhostModule, C3_GhostModule, DynamicConvBnAct, DynamicGhostBottleneck, Detect)}
-# Modules whose first YAML argument is the output channel count (scaled by width_multiple).
-CHANNEL_MODULES = {Conv, DWConv, Bottleneck, C3, SPP, SPPF, Focus, GhostConv, GhostBottleneck, C3Ghost,
-                   DynamicConv, GhostModule, C3_GhostModule, DynamicConvBnAct, DynamicGhostBottleneck}
-# Modules that take the repeat count as their third argument instead of being stacked.
-REPEAT_MODULES = {C3, C3Ghost, C3_GhostModule}
-
 
 def _resolve_module(name, layer: int) -> type[nn.Module]:
     if isinstance(name, str):
@@ -326,12 +319,12 @@ def _build_layer(i: int, layer: list, ch: list[int], c2: int, symbols: dict, gd:
         raise UserError(f"model YAML layer {i}: number of repeats must be a positive integer, got {n!r}")
     args = [_resolve_arg(a, symbols) for a in (args or [])]
     n = n_ = max(round(n * gd), 1) if n > 1 else n
-    if m in CHANNEL_MODULES:
+    if m in CHANNEL_MODULES:  # registered by @yaml_block(channels=True): Conv, C3, ..., C3_GhostModule
         c1, c2 = ch[f], args[0]
         if c2 != no:
             c2 = make_divisible(c2 * gw, 8)
         args = [c1, c2, *args[1:]]
-        if m in REPEAT_MODULES:
+        if m in REPEAT_MODULES:  # @yaml_block(channels=True, repeat=True): C3, C3Ghost, C3_GhostModule
             args.insert(2, n)
             n = 1
     elif m is nn.BatchNorm2d:
@@ -355,8 +348,8 @@ def parse_model(d: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
     """Build the layers of a model YAML dict; return them and the indices of outputs later layers read."""
     LOGGER.info(f"\n{'':>3}{'from':>18}{'n':>3}{'params':>10}  {'module':<40}{'arguments':<30}")
     anchors, nc, gd, gw, act = d["anchors"], d["nc"], d["depth_multiple"], d["width_multiple"], d.get("activation")
+    activation = parse_activation(act) if act else None
     if act:
-        Conv.default_act = parse_activation(act)
         LOGGER.info(f"{colorstr('activation:')} {act}")
     na = (len(anchors[0]) // 2) if isinstance(anchors, list) else anchors
     no = na * (nc + 5)
@@ -380,7 +373,10 @@ def parse_model(d: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
         if i == 0:
             ch = []
         ch.append(c2)
-    return nn.Sequential(*layers), sorted(save)
+    model = nn.Sequential(*layers)
+    if activation is not None:
+        replace_default_act(model, activation)
+    return model, sorted(save)
 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:

@@ -122,18 +122,19 @@ def test_dynamic_conv_state_dict_is_timm_layout():
 
 def test_dynamic_conv_bn_folding_matches():
     torch.manual_seed(0)
-    seq = nn.Sequential(DynamicConv(8, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU())
-    seq[1].running_mean.uniform_(-1, 1)
-    seq[1].running_var.uniform_(0.5, 2)
-    seq[1].weight.data.uniform_(0.5, 1.5)
-    seq[1].bias.data.uniform_(-1, 1)
-    seq.eval()
+    gm = GhostModule(8, 16)
+    for bn in (gm.primary_conv[1], gm.cheap_operation[1]):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-1, 1)
+    gm.eval()
     x = torch.randn(3, 8, 10, 10)
     with torch.no_grad():
-        before = seq(x)
-        fuse_module(seq)
-        after = seq(x)
-    assert isinstance(seq[1], nn.Identity)
+        before = gm(x)
+        fuse_module(gm)
+        after = gm(x)
+    assert isinstance(gm.primary_conv[1], nn.Identity) and isinstance(gm.cheap_operation[1], nn.Identity)
     assert torch.allclose(before, after, atol=1e-5)
 
 

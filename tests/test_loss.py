@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from models.yolo import Model
 from tests.conftest import golden
-from utils.training.loss import LEVEL_BALANCE, ComputeLoss, FocalLoss, smooth_BCE
+from utils.training.loss import LEVEL_BALANCE, ComputeLoss, FocalLoss, scale_loss_gains, smooth_BCE
 
 HYP = dict(box=0.05, cls=0.5, cls_pw=1.0, obj=1.0, obj_pw=1.0, anchor_t=4.0, fl_gamma=0.0)
 IMG = 128  # grids of 16, 8 and 4 cells
@@ -38,6 +38,16 @@ def _loss(model: nn.Module, preds, targets, **hyp):
 def test_smooth_bce():
     assert smooth_BCE(0.0) == (1.0, 0.0)
     assert smooth_BCE(0.1) == pytest.approx((0.95, 0.05))
+
+
+def test_loss_gains_scale_like_yolov5_without_touching_hyp(model):
+    hyp = dict(HYP)
+    scaled = scale_loss_gains(hyp, nl=3, nc=3, imgsz=320, label_smoothing=0.1)
+    assert hyp == HYP
+    assert (scaled["box"], scaled["cls"], scaled["obj"]) == (0.05, 0.5 * (3 / 80 * 3 / 3), 1.0 * 0.25)
+    assert scaled["label_smoothing"] == 0.1 and scaled["anchor_t"] == 4.0
+    explicit, from_model = ComputeLoss(model, scaled), ComputeLoss(model)
+    assert explicit.hyp is scaled and from_model.hyp is model.hyp and explicit.cp == 1 - 0.05
 
 
 def test_no_targets_gives_only_objectness_loss(model):

@@ -61,6 +61,10 @@ def test_ghost_model_trains_and_writes_the_run_folder(coco8_yaml, tmp_path):
     assert ckpt["epoch"] == -1 and ckpt["optimizer"] is None  # stripped at the end
     assert ckpt["model"].yaml["backbone"][2][2] == "C3_GhostModule"
     assert ckpt["model"].names[0] == "person" and next(ckpt["model"].parameters()).dtype == torch.float16
+    hyp = yaml.safe_load((run_dir / "hyp.yaml").read_text())  # as given; the model keeps YOLOv5's scaled gains
+    assert yaml.safe_load((run_dir / "opt.yaml").read_text())["hyp"] == hyp and (hyp["obj"], hyp["cls"]) == (1.0, 0.5)
+    gains = ckpt["model"].hyp["obj"], ckpt["model"].hyp["cls"]
+    assert gains == (1.0 * ((64 / 640) ** 2 * 3 / 3), 0.5 * (80 / 80 * 3 / 3))
 
 
 def test_weights_transfer_into_the_ghost_model(yolov5n_pt, log_lines):

@@ -9,10 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from models.common import C3_GhostModule, DynamicConv
+from models.common import C3_GhostModule, Conv, DynamicConv
+from models.registry import MODULES, yaml_block
 from models.yolo import CHANNEL_MODULES, REPEAT_MODULES, Detect, DetectionModel, Model, parse_activation
 from utils.errors import UserError
-from utils.files import ROOT
+from utils.files import ROOT, yaml_load
 from utils.torch_utils import count_flops
 
 
@@ -97,6 +98,40 @@ def test_activation_is_parsed_without_eval():
     for bad in ("__import__('os').system('x')", "nn.Conv2d(3, 3, 1)", "nn.SiLU(print)"):
         with pytest.raises(UserError):
             parse_activation(bad)
+
+
+def test_yaml_activation_does_not_change_the_next_model():
+    cfg = yaml_load(ROOT / "models" / "yolov5n.yaml")
+    cfg["activation"] = "nn.LeakyReLU(0.1)"
+    leaky = DetectionModel(cfg)
+    plain = DetectionModel("yolov5n.yaml")
+    assert all(isinstance(m.act, nn.LeakyReLU) for m in leaky.modules() if isinstance(m, Conv))
+    assert all(isinstance(m.act, nn.SiLU) for m in plain.modules() if isinstance(m, Conv))
+    assert isinstance(Conv.default_act, nn.SiLU)
+
+
+def test_a_block_registers_itself_for_yaml_and_fusion():
+    @yaml_block(channels=True)
+    class CountedConv(Conv):
+        """A Conv that counts its fuse() calls."""
+
+        fused = 0
+
+        def fuse(self) -> None:
+            type(self).fused += 1
+            super().fuse()
+
+    cfg = {"nc": 2, "depth_multiple": 1.0, "width_multiple": 1.0, "anchors": [[10, 13, 16, 30, 33, 23]],
+           "backbone": [[-1, 1, "CountedConv", [16, 3, 2]], [-1, 1, "Conv", [32, 3, 2]]],
+           "head": [[[1], 1, "Detect", ["nc", "anchors"]]]}
+    try:
+        model = DetectionModel(cfg).eval()
+        assert isinstance(model.model[0], CountedConv) and model.model[0].conv.out_channels == 16
+        model.fuse()
+        assert CountedConv.fused == 1 and not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    finally:
+        MODULES.pop("CountedConv")
+        CHANNEL_MODULES.discard(CountedConv)
 
 
 def test_summary_cli_prints_table_and_counts():

@@ -17,6 +17,13 @@ NEIGHBOUR_OFFSETS = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dty
 CELL_REACH = 0.5
 
 
+def scale_loss_gains(hyp: dict, nl: int, nc: int, imgsz: int, label_smoothing: float = 0.0) -> dict:
+    """YOLOv5's per-model loss gains: the box/cls/obj gains of a hyp file are tuned for 3 levels, 80 classes and
+    640 px, so they scale with this model's levels, classes and image area. A new dict; `hyp` is left unchanged."""
+    return {**hyp, "box": hyp["box"] * (3 / nl), "cls": hyp["cls"] * (nc / 80 * 3 / nl),
+            "obj": hyp["obj"] * ((imgsz / 640) ** 2 * 3 / nl), "label_smoothing": label_smoothing}
+
+
 def smooth_BCE(eps: float = 0.0) -> tuple[float, float]:
     """Positive and negative BCE targets with label smoothing eps spread over both classes."""
     return 1.0 - 0.5 * eps, 0.5 * eps
@@ -46,11 +53,13 @@ class FocalLoss(nn.Module):
 
 
 class ComputeLoss:
-    """Loss of a DetectionModel's training output against (n, 6) targets [image, class, x, y, w, h] normalized."""
+    """Loss of a DetectionModel's training output against (n, 6) targets [image, class, x, y, w, h] normalized.
 
-    def __init__(self, model: nn.Module):
+    `hyp` holds the gains as `scale_loss_gains` returns them; without it, the model's `hyp` (as YOLOv5 sets it)."""
+
+    def __init__(self, model: nn.Module, hyp: dict | None = None):
         device = next(model.parameters()).device
-        hyp = de_parallel(model).hyp
+        hyp = de_parallel(model).hyp if hyp is None else hyp
         bce_cls = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([hyp["cls_pw"]], device=device))
         bce_obj = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([hyp["obj_pw"]], device=device))
         gamma = hyp.get("fl_gamma", 0.0)
