@@ -57,8 +57,11 @@ def _create(name: str | Path, pretrained: bool = True, channels: int = 3, classe
     """A model for name (weights path or standard name), wrapped in AutoShape unless autoshape=False."""
     from models.backends import DetectMultiBackend
     from models.autoshape import AutoShape
+    from utils.checks import Bound, check_args
     from utils.logger import LOGGER
 
+    check_args({"channels": channels, "classes": classes}, python=True,
+               bounds={"channels": Bound(1, 64), "classes": Bound(1, 10**5)})
     if not verbose:
         LOGGER.setLevel("WARNING")
     name = Path(name)

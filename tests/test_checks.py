@@ -61,3 +61,12 @@ def test_autobatch_is_train_only():
 def test_image_size_rounds_up_to_the_stride():
     assert check_img_size(33, 32) == 64
     assert check_img_size([33], 32, floor=64) == [64, 64]
+
+
+def test_python_api_arguments_are_named_as_written():
+    from utils.checks import Bound
+
+    with pytest.raises(UserError, match=r"^classes=0 is invalid: it must be an integer in \[1, 100\]$"):
+        check_args({"classes": 0}, bounds={"classes": Bound(1, 100)}, python=True)
+    with pytest.raises(UserError, match=r"^imgsz takes 1 or 2 values"):
+        check_args({"imgsz": [1, 2, 3]}, python=True)

@@ -72,3 +72,10 @@ def test_new_class_count_keeps_matching_weights(yolov5n_pt, tmp_path, monkeypatc
     assert m.model[-1].nc == 3 and m.model[-1].m[0].out_channels == 3 * 8
     ref = load_checkpoint(yolov5n_pt)["model"].float().state_dict()
     assert torch.equal(m.state_dict()["model.0.conv.weight"], ref["model.0.conv.weight"])
+
+
+@pytest.mark.parametrize("kwargs, message", [({"classes": 0}, "classes=0 is invalid"),
+                                             ({"channels": -3}, "channels=-3 is invalid")])
+def test_bad_model_arguments_are_one_line(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        torch.hub.load(str(ROOT), "yolov5n", source="local", pretrained=False, **kwargs)

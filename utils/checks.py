@@ -83,24 +83,27 @@ ARG_BOUNDS: dict[str, Bound] = {  # every numeric flag of train/val/detect/expor
 LIST_ARGS = {"freeze", "classes", "imgsz"}  # flags that take several values (nargs='+')
 
 
-def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | None = None) -> None:
+def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | None = None,
+               bounds: dict[str, Bound] | None = None, python: bool = False) -> None:
     """Refuse any numeric argument outside its range in one UserError naming the flag, before anything runs.
 
     args: a script's vars(opt) (or run() keyword arguments); keys without a bound and None values are skipped.
-    special: extra values a script gives a meaning, e.g. train.py's {'batch_size': ((-1, 'AutoBatch'),)}."""
+    special: extra values a script gives a meaning, e.g. train.py's {'batch_size': ((-1, 'AutoBatch'),)}.
+    bounds: bounds of a Python API's own arguments (over ARG_BOUNDS); python: name them `key=`, not `--key`."""
     from utils.errors import UserError
 
+    known = {**ARG_BOUNDS, **(bounds or {})}
     for key, value in args.items():
-        if key not in ARG_BOUNDS or value is None:
+        if key not in known or value is None:
             continue
-        bound = ARG_BOUNDS[key]
+        bound = known[key]
         if special and key in special:
             bound = Bound(bound.low, bound.high, bound.integer, bound.special + special[key])
-        flag = "--" + key.replace("_", "-")
+        flag = f"{key}=" if python else "--" + key.replace("_", "-")
         values = list(value) if key in LIST_ARGS and isinstance(value, (list, tuple)) else [value]
         if key == "imgsz" and not 1 <= len(values) <= 2:
-            raise UserError(f"{flag} takes 1 or 2 values (size, or height width), got {len(values)}: "
+            raise UserError(f"{flag.rstrip('=')} takes 1 or 2 values (size, or height width), got {len(values)}: "
                             f"{' '.join(map(str, values))}")
         for v in values:
             if not bound.accepts(v):
-                raise UserError(f"{flag} {v} is invalid: it must be {bound.describe()}")
+                raise UserError(f"{flag}{'' if python else ' '}{v} is invalid: it must be {bound.describe()}")
