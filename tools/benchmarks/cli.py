@@ -22,11 +22,13 @@ from utils.logger import LOGGER, colorstr, print_args
 from utils.torch_utils import select_device
 
 SECTIONS = ("headline", "kernels", "inference", "train_step", "memory", "loader")
-METHOD = """Every figure is the median of the runs after one warm-up; the sides of each comparison run in turns, the
-order reversed every round, so a change of machine load hits them alike. With `--clock cpu` a figure is this
-process's CPU time (all threads), steadier than wall time on a shared machine. Weights may be checkpoints or model
-YAMLs (random weights: timings only). The timm reference is `reference_conv2d` in models/dynamic_kernels.py, timm's
-own CondConv2d forward."""
+METHOD = """Written by the command below; rerun it to refresh. Every figure is the median of the runs after one
+warm-up; the sides of each comparison run in turns, the order reversed every round, so a change of machine load hits
+them alike. With `--clock cpu` a figure is this process's CPU time (all threads), steadier than wall time on a shared
+machine, where a preempted thread stalls the others (run with `OMP_WAIT_POLICY=PASSIVE`, or waiting threads count as
+busy); the load average is printed with the machine, and ratios are the figures to trust under load. Weights may be
+checkpoints or model YAMLs (random weights: timings only). The timm reference is `reference_conv2d` in
+models/dynamic_kernels.py, timm's own CondConv2d forward, unfused. Each section's method follows its heading."""
 
 
 @dataclass
@@ -117,6 +119,11 @@ def _section(name: str) -> Section:
     return module.TITLE, module.table
 
 
+def _method(table: Callable) -> str:
+    """A section's method, from its table function's docstring (so the report cannot drift from the code)."""
+    return " ".join((table.__doc__ or "").split())
+
+
 def run(opt: argparse.Namespace) -> dict[str, pd.DataFrame]:
     """Run opt.sections at opt.threads threads; print each table, write them to --markdown; returns them by name."""
     s = settings(opt)
@@ -135,7 +142,7 @@ def run(opt: argparse.Namespace) -> dict[str, pd.DataFrame]:
             tables[name] = df
             title = title.format(**vars(s))
             LOGGER.info(f"\n{colorstr(title)}\n{df.to_string(index=False, float_format=lambda v: f'{v:.4g}')}")
-            report += [f"## {title}", "", markdown(df), ""]
+            report += [f"## {title}", "", _method(table), "", markdown(df), ""]
         if opt.markdown:
             opt.markdown.parent.mkdir(parents=True, exist_ok=True)
             opt.markdown.write_text(f"# Developer benchmarks\n\n{METHOD}\n\n" + "\n".join(report))

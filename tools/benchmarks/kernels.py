@@ -78,7 +78,9 @@ def _row(layer: DynamicConv, shape: tuple, count: int, s: Settings) -> dict:
 
 
 def table(s: Settings) -> pd.DataFrame | None:
-    """Every DynamicConv shape of the first dynamic model, at the training batch size; a count-weighted total row."""
+    """Every distinct DynamicConv shape of the first dynamic model alone, at the training batch size on random
+    inputs: forward, and forward+backward, of timm's forward vs the fast path; the largest difference of outputs and
+    of gradients (relative to their largest value); a total row weighted by how many layers share each shape."""
     name = next((k for k, m in s.models.items() if is_dynamic(m)), None)
     if name is None:
         LOGGER.info("kernels: no model with DynamicConv layers among --weights, skipped")

@@ -41,7 +41,8 @@ def job(weights: str, variant: str, mode: str, batch: int, imgsz: int, threads: 
 
 
 def table(s: Settings) -> pd.DataFrame:
-    """Peak memory of each inference variant (largest inference batch) and training side, one fresh process each."""
+    """Peak memory of one inference call per variant (largest inference batch) and one training step per side, each
+    in a fresh process: RSS peak from /proc (VmHWM, reset just before the call) on CPU, allocator peak on CUDA."""
     rows = []
     unit = "CUDA MB" if s.device.type == "cuda" else "RSS MB"
     for w, (name, m) in zip(s.weights, s.models.items()):

@@ -15,7 +15,8 @@ TITLE = "Training step at {imgsz} (forward + loss + backward + SGD), ms/image"
 
 
 def table(s: Settings) -> pd.DataFrame:
-    """ms/image of a training step at the training batch size; losses of the sides compared on the same batch first."""
+    """ms/image of a training step (forward, YOLOv5 loss, backward, SGD step; AMP on CUDA) at the training batch size
+    on one synthetic batch (random images, 4 random boxes each); the sides' losses on that batch compared first."""
     rows, steps = [], {}
     for name, m in s.models.items():
         imgs, targets = synthetic_batch(s.train_batch, s.imgsz, m.model[-1].nc, s.device)
