@@ -216,3 +216,12 @@ def test_augmented_items_keep_boxes_normalized(tmp_path):
         assert im.shape == (3, 96, 96) and shapes is None
         assert len(labels) and (labels[:, 2:] >= 0).all() and (labels[:, 2:] <= 1).all()
         assert (labels[:, 4:] > 0).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_quad_collate_never_makes_an_empty_batch(n):
+    """--quad with a batch (or a last batch) not a multiple of 4: the leftover images give one upscaled image."""
+    batch = [(torch.zeros(3, 8, 8, dtype=torch.uint8), torch.tensor([[0, 1, 0.5, 0.5, 0.2, 0.2]]), f"{i}.jpg", None)
+             for i in range(n)]
+    im, labels, paths, _ = LoadImagesAndLabels.collate_fn4(batch)
+    assert im.shape == (max(n // 4, 1), 3, 16, 16) and len(paths) == max(n // 4, 1) and len(labels) >= 1

@@ -271,14 +271,14 @@ class LoadImagesAndLabels(Dataset):
     def collate_fn4(batch: list) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:
         """--quad: every 4 images become one of twice the size, either one image upscaled or a 2x2 tiling."""
         im, labels, paths, shapes = zip(*batch)
-        n = len(shapes) // 4
+        n = max(len(shapes) // 4, 1)  # a last batch of 1-3 images gives one upscaled image, never an empty batch
         im4, labels4 = [], []
         shift_y = torch.tensor([[0.0, 0, 0, 1, 0, 0]])
         shift_x = torch.tensor([[0.0, 0, 1, 0, 0, 0]])
         half = torch.tensor([[1, 1, 0.5, 0.5, 0.5, 0.5]])
         for i in range(n):
             j = i * 4
-            if random.random() < 0.5:
+            if random.random() < 0.5 or j + 4 > len(shapes):
                 big = F.interpolate(im[j].unsqueeze(0).float(), scale_factor=2.0, mode="bilinear", align_corners=False)
                 im4.append(big[0].type(im[j].type()))
                 lb = labels[j].clone()

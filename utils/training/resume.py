@@ -59,8 +59,8 @@ def restore_state(ckpt: dict, optimizer: torch.optim.Optimizer, ema, weights: st
     """Load optimizer and EMA state from a last.pt; return (best fitness, first epoch to run)."""
     start_epoch = ckpt["epoch"] + 1
     if start_epoch <= 0 or ckpt.get("optimizer") is None:
-        raise UserError(f"{weights} training to {epochs} epochs is finished, nothing to resume.\n"
-                        f"Start a new training without --resume, i.e. `python train.py --weights {weights}`")
+        raise UserError(f"{weights} training to {epochs} epochs is finished, nothing to resume; start a new training "
+                        f"without --resume, i.e. `python train.py --weights {weights}`")
     optimizer.load_state_dict(ckpt["optimizer"])
     best_fitness = float(ckpt.get("best_fitness") or 0.0)
     if ema is not None and ckpt.get("ema") is not None:
