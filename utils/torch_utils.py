@@ -157,9 +157,11 @@ def fuse_conv_and_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """The per-channel affine map y = scale * x + shift that an eval-mode BatchNorm applies."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale.detach(), (bn.bias - bn.running_mean * scale).detach()
+    """The per-channel affine map y = scale * x + shift that an eval-mode BatchNorm applies.
+
+    shift in YOLOv5's order of operations (weight * mean / std), so fused models agree with YOLOv5's to the last bit."""
+    std = torch.sqrt(bn.running_var + bn.eps)
+    return (bn.weight / std).detach(), (bn.bias - bn.weight * bn.running_mean / std).detach()
 
 
 def initialize_weights(model: nn.Module) -> None:
