@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from models.yolo import Model
 from tests.conftest import golden
-from utils.torch_utils import ModelEMA, smart_optimizer
+from utils.torch_utils import ModelEMA, fuse_conv_and_bn, smart_optimizer
 
 
 def _ema_model(g: dict) -> nn.Module:
@@ -92,3 +92,20 @@ def test_other_optimizers_match_yolov5(yolov5n_80, name):
         for key, value in want.items():
             got = len(group["params"]) if key == "n_params" else group[key]
             assert (list(got) if key == "betas" else got) == value, f"{name} {key}"
+
+
+def test_fused_conv_equals_yolov5s_fold_bit_for_bit():
+    # YOLOv5: weight = diag(gamma / sqrt(eps + var)) @ w; bias = beta - gamma * mean / sqrt(var + eps), in that
+    # order; a different order (beta - mean * (gamma / std)) differs in the last bit and can reorder tied scores.
+    torch.manual_seed(0)
+    conv, bn = torch.nn.Conv2d(16, 32, 3, bias=False), torch.nn.BatchNorm2d(32, eps=1e-3)
+    bn.weight.data.uniform_(0.5, 2)
+    bn.bias.data.normal_()
+    bn.running_mean.normal_()
+    bn.running_var.uniform_(0.1, 3)
+    fused = fuse_conv_and_bn(conv, bn)
+    std = torch.sqrt(bn.running_var + bn.eps)
+    weight = torch.mm(torch.diag(bn.weight / std), conv.weight.view(32, -1)).view_as(conv.weight)
+    assert torch.equal(fused.weight, weight)
+    assert torch.equal(fused.bias, bn.bias - bn.weight * bn.running_mean / std)
+    assert not torch.equal(fused.bias, bn.bias - bn.running_mean * (bn.weight / std))  # the order matters here
