@@ -25,7 +25,7 @@ import torch
 
 from models.backends import DetectMultiBackend
 from utils.annotator import Annotator, colors
-from utils.boxes import scale_boxes, xyxy2xywh
+from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
@@ -34,7 +34,7 @@ from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
 from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
-from utils.torch_utils import select_device, time_sync
+from utils.torch_utils import select_device, time_sync, to_float_image
 from utils.torch_compile import compile_backend
 
 
@@ -82,14 +82,6 @@ def source_fps(vid_cap: cv2.VideoCapture | None, dataset, i: int) -> float:
     return dataset.fps[i] if hasattr(dataset, "fps") else 30.0
 
 
-def write_txt_line(txt_path: str, xyxy, conf: float, cls: float, gn: torch.Tensor, save_conf: bool) -> None:
-    """Append one YOLO-format label line (class xc yc w h [conf], normalized) to txt_path.txt."""
-    xywh = (xyxy2xywh(torch.tensor(xyxy).view(1, 4)) / gn).view(-1).tolist()
-    line = (cls, *xywh, conf) if save_conf else (cls, *xywh)
-    with open(f"{txt_path}.txt", "a") as f:
-        f.write(("%g " * len(line)).rstrip() % line + "\n")
-
-
 def count_summary(det: torch.Tensor, names: dict[int, str]) -> str:
     """'4 persons, 1 bus, ' in class-id order, as YOLOv5 prints after each image."""
     s = ""
@@ -118,15 +110,14 @@ class ResultSaver:
 
     def record(self, p: Path, im0: np.ndarray, det: torch.Tensor, txt_path: str) -> np.ndarray:
         """Write label lines, crops and CSV rows for det (boxes in im0 pixels); return im0 annotated if drawn."""
-        gn = torch.tensor(im0.shape)[[1, 0, 1, 0]]
+        if self.save_txt:  # lines in the order YOLOv5 writes them: last detection first
+            write_yolo_labels(f"{txt_path}.txt", det.flip(0), im0.shape, self.save_conf)
         imc = im0.copy() if self.save_crop else im0
         annotator = Annotator(im0, line_width=self.line_thickness, example=str(self.names))
         for *xyxy, conf, cls in reversed(det):
             c = int(cls)
             if self.save_csv:
                 append_csv(self.save_dir / "predictions.csv", p.name, self.names[c], float(conf))
-            if self.save_txt:
-                write_txt_line(txt_path, xyxy, float(conf), float(cls), gn, self.save_conf)
             if self.save_img or self.save_crop or self.view_img:
                 name = self.names[c]
                 label = "" if self.hide_labels else (name if self.hide_conf else f"{name} {conf:.2f}")
@@ -151,9 +142,7 @@ class ResultSaver:
 
 def to_batch(im: np.ndarray, model: DetectMultiBackend) -> torch.Tensor:
     """uint8 CHW or BCHW array -> float (or half) BCHW tensor in [0, 1] on the model's device."""
-    x = torch.from_numpy(im).to(model.device)
-    x = x.half() if model.fp16 else x.float()
-    x /= 255
+    x = to_float_image(im, model.device, model.fp16)
     return x[None] if x.ndim == 3 else x
 
 

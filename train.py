@@ -49,13 +49,15 @@ from utils.training.hyps import load_hyp  # noqa: E402
 from utils.training.loss import ComputeLoss, scale_loss_gains  # noqa: E402
 from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda,  # noqa: E402
                                         warmup_iterations)
+from utils.evaluation.coco_eval import coco_class_map  # noqa: E402
 from utils.evaluation.metrics import fitness  # noqa: E402
 from utils.training.resume import resume_options, restore_state  # noqa: E402
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header, progress_row  # noqa: E402
 from utils.training.warm_start import warm_start  # noqa: E402
 from utils.torch_compile import compile_fn  # noqa: E402
 from utils.torch_utils import (LOCAL_RANK, RANK, WORLD_SIZE, ModelEMA, de_parallel, init_seeds,  # noqa: E402
-                               intersect_dicts, select_device, smart_optimizer, torch_distributed_zero_first)
+                               intersect_dicts, select_device, smart_optimizer, to_float_image,
+                               torch_distributed_zero_first)
 
 GRAD_CLIP = 10.0
 def build_model(opt: argparse.Namespace, nc: int, hyp: dict, device: torch.device) -> tuple[nn.Module, dict | None]:
@@ -268,7 +270,7 @@ class Trainer:
         self.skipped_steps = 0
         for i, (imgs, targets, paths, _) in pbar:
             ni = i + nb * epoch
-            imgs = imgs.to(self.device, non_blocking=True).float() / 255
+            imgs = to_float_image(imgs, self.device)
             if ni <= self.nw:
                 self.accumulate = apply_warmup(self.optimizer, ni, self.nw, self.lf(epoch), self.hyp, NOMINAL_BATCH,
                                                self.batch_size)
@@ -340,10 +342,10 @@ class Trainer:
         self.ema.update_attr(de_parallel(self.model), include=["yaml", "nc", "hyp", "names", "stride", "class_weights"])
         final_epoch = epoch + 1 == opt.epochs or self.stopper.possible_stop
         if not opt.noval or final_epoch:
-            self.results, self.maps, _ = validate.run(
-                self.data, batch_size=self.batch_size // WORLD_SIZE * 2, imgsz=self.imgsz, half=self.amp,
-                model=self.ema.ema, single_cls=opt.single_cls, dataloader=self.val_loader, save_dir=self.save_dir,
-                plots=False, compute_loss=self.compute_loss)
+            ev = validate.evaluate(self.ema.ema, self.val_loader, self.nc, single_cls=opt.single_cls, half=self.amp,
+                                   compute_loss=self.compute_loss, progress=True)
+            validate.report(ev, per_class=False)
+            self.results, self.maps, _ = ev.results()
         fi = float(fitness(np.array(self.results).reshape(1, -1))[0])
         stop = self.stopper(epoch=epoch, fitness=fi)
         self.best_fitness = max(self.best_fitness, fi)
@@ -380,12 +382,21 @@ class Trainer:
             strip_optimizer(f)
             if f is self.best:
                 LOGGER.info(f"\nValidating {f}...")
-                self.results, _, _ = validate.run(
-                    self.data, batch_size=self.batch_size // WORLD_SIZE * 2, imgsz=self.imgsz, half=self.amp,
-                    model=attempt_load(f, self.device), iou_thres=0.65 if self.is_coco else 0.60,
-                    single_cls=self.opt.single_cls, dataloader=self.val_loader, save_dir=self.save_dir,
-                    save_json=self.is_coco, verbose=True, plots=self.plots, compute_loss=self.compute_loss)
+                self.results = self._validate_best(attempt_load(f, self.device))
         self.logger.finish()
+
+    def _validate_best(self, model: nn.Module) -> tuple:
+        """The final validation: per-class table, plots, and on COCO the pycocotools mAP of predictions.json."""
+        class_map = coco_class_map(validate.class_names(model)) if self.is_coco else None
+        ev = validate.evaluate(model, self.val_loader, self.nc, iou_thres=0.65 if self.is_coco else 0.60,
+                               single_cls=self.opt.single_cls, half=self.amp, compute_loss=self.compute_loss,
+                               plots=self.plots, save_dir=self.save_dir, class_map=class_map, progress=True)
+        validate.report(ev, per_class=self.nc > 1)
+        coco = None
+        if ev.jdict:
+            coco = validate.coco_evaluate(ev.jdict, self.val_loader.dataset, self.data, "val", None, ev.names,
+                                          class_map, self.save_dir)
+        return ev.results(coco)[0]
 
 
 def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device) -> tuple:

@@ -10,6 +10,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from models.backends import DetectMultiBackend
-from utils.boxes import scale_boxes, xywh2xyxy, xyxy2xywh
+from utils.boxes import scale_boxes, write_yolo_labels, xywh2xyxy
 from utils.checks import check_args, check_img_size
 from utils.evaluation.coco_eval import (coco_class_map, find_annotations, image_id, labels_to_coco, predictions_to_json,
                              pycocotools_map, write_json)
@@ -26,33 +27,18 @@ from utils.data.loaders import create_dataloader
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, check_yaml, increment_path
 from utils.logger import LOGGER, colorstr, print_args
-from utils.evaluation.metrics import ConfusionMatrix, ap_per_class, iou_thresholds, match_predictions
+from utils.evaluation.metrics import ConfusionMatrix, at_best_f1, class_curves, iou_thresholds, match_predictions
 from utils.inference.nms import non_max_suppression
-from utils.evaluation.plots import output_to_target, plot_images, plot_val_study
+from utils.evaluation.plots import (output_to_target, plot_ap_curves, plot_confusion_matrix, plot_images,
+                                    plot_val_study)
 from utils.training.run_logger import TQDM_BAR_FORMAT
-from utils.torch_utils import select_device, time_sync
+from utils.torch_utils import select_device, time_sync, to_float_image
 from utils.torch_compile import compile_backend
 
 STUDY_SIZES = tuple(range(256, 1536 + 128, 128))  # --task study image sizes
 PLOT_BATCHES = 3  # val_batch{0,1,2}_{labels,pred}.jpg
 HEADER = ("%22s" + "%11s" * 6) % ("Class", "Images", "Instances", "P", "R", "mAP50", "mAP50-95")
 ROW = "%22s" + "%11i" * 2 + "%11.3g" * 4
-
-
-def save_one_txt(predn: torch.Tensor, save_conf: bool, shape: tuple, file: Path) -> None:
-    """Append one image's detections to a YOLO label file: cls xc yc w h [conf], normalized to the original image."""
-    gn = torch.tensor(shape)[[1, 0, 1, 0]]
-    with open(file, "a") as f:
-        for *xyxy, conf, cls in predn.tolist():
-            xywh = (xyxy2xywh(torch.tensor(xyxy).view(1, 4)) / gn).view(-1).tolist()
-            line = (cls, *xywh, conf) if save_conf else (cls, *xywh)
-            f.write(("%g " * len(line)).rstrip() % line + "\n")
-
-
-def _callback(callbacks, hook: str, *args) -> None:
-    """Tell train.py's callbacks (an object with run(hook, *args)) what happened, when it passed some."""
-    if callbacks is not None:
-        callbacks.run(hook, *args)
 
 
 def _load_model(weights, device: torch.device, dnn: bool, data, half: bool, batch_size: int, imgsz: int):
@@ -96,7 +82,10 @@ def _summarize(stats: list, nc: int, names: dict, plots: bool, save_dir: Path) -
     stats = [torch.cat(x, 0).cpu().numpy() for x in zip(*stats)]
     out = {"mp": 0.0, "mr": 0.0, "map50": 0.0, "map": 0.0, "ap_class": np.zeros(0, int)}
     if len(stats) and stats[0].any():
-        tp, fp, p, r, f1, ap, ap_class = ap_per_class(*stats, plot=plots, save_dir=save_dir, names=names)
+        curves = class_curves(*stats)
+        if plots:
+            plot_ap_curves(curves, save_dir, names)
+        tp, fp, p, r, f1, ap, ap_class = at_best_f1(curves)
         ap50, ap = ap[:, 0], ap.mean(1)
         out.update(mp=p.mean(), mr=r.mean(), map50=ap50.mean(), map=ap.mean(), p=p, r=r, ap50=ap50, ap=ap,
                    ap_class=ap_class, tp=tp, fp=fp, f1=f1)
@@ -104,18 +93,14 @@ def _summarize(stats: list, nc: int, names: dict, plots: bool, save_dir: Path) -
     return out
 
 
-def _print_table(m: dict, seen: int, names: dict, per_class: bool, task: str) -> None:
-    """The 'all' row, and one row per labelled class when asked."""
-    LOGGER.info(ROW % ("all", seen, m["nt"].sum(), m["mp"], m["mr"], m["map50"], m["map"]))
-    if m["nt"].sum() == 0:
-        LOGGER.warning(f"WARNING ⚠️ no labels found in {task} set, can not compute metrics without labels")
-    if per_class and "ap" in m:
-        for i, c in enumerate(m["ap_class"]):
-            LOGGER.info(ROW % (names[c], seen, m["nt"][c], m["p"][i], m["r"][i], m["ap50"][i], m["ap"][i]))
+def class_names(model) -> dict:
+    """{index: name} of a model, a DetectMultiBackend or a DataParallel-wrapped model."""
+    names = model.names if hasattr(model, "names") else model.module.names
+    return dict(enumerate(names)) if isinstance(names, (list, tuple)) else names
 
 
-def _coco_evaluate(jdict: list, dataset, data: dict, task: str, weights, names: dict, class_map: list,
-                   save_dir: Path) -> tuple[float, float] | None:
+def coco_evaluate(jdict: list, dataset, data: dict, task: str, weights, names: dict, class_map: list,
+                  save_dir: Path) -> tuple[float, float] | None:
     """Save predictions.json and score it with pycocotools against the dataset's or the labels' COCO ground truth."""
     w = Path(weights[0] if isinstance(weights, list) else weights).stem if weights is not None else ""
     pred_json = save_dir / f"{w}_predictions.json"
@@ -135,62 +120,47 @@ def _coco_evaluate(jdict: list, dataset, data: dict, task: str, weights, names: 
         return None
 
 
-@torch.no_grad()
-def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: float = 0.001,
-        iou_thres: float = 0.6, max_det: int = 300, task: str = "val", device: str = "", workers: int = 8,
-        single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
-        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT / "runs/val",
-        name: str = "exp", exist_ok: bool = False, half: bool = True, dnn: bool = False, model=None,
-        dataloader=None, save_dir: Path = Path(""), plots: bool = True, callbacks=None, compute_loss=None,
-        compile: bool = False):
-    """Validate weights (or train.py's model in memory); returns ((P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
-    training = model is not None
-    if training:
-        device = next(model.parameters()).device
-        half &= device.type != "cpu"
-        model.half() if half else model.float()
-    else:
-        device = select_device(device, batch_size=batch_size)
-        save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
-        (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
-        model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
-        if compile:
-            compile_backend(model, device, "val: ")
-        pt, half, device = model.pt, model.fp16, model.device
-        data = check_dataset(data)
-    model.eval()
-    cuda = device.type != "cpu"
-    nc = 1 if single_cls else int(data["nc"])
-    iouv = iou_thresholds(device)
-    if not training:
-        if pt and not single_cls:
-            _check_classes(model, nc, weights)
-        model.warmup(imgsz=(1 if pt else batch_size, 3, imgsz, imgsz))
-        dynamic_shape = pt or (not model.jit and model.input_shape is None)  # TorchScript is traced at one size
-        pad, rect = (0.0, False) if task == "speed" else (0.5, dynamic_shape)
-        task = task if task in ("train", "val", "test") else "val"
-        if not data.get(task):
-            raise UserError(f"--task {task}: the data YAML has no '{task}:' images")
-        dataloader = create_dataloader(data[task], imgsz, batch_size, model.stride, single_cls, pad=pad, rect=rect,
-                                       workers=workers, prefix=colorstr(f"{task}: "), nc=int(data["nc"]))[0]
+@dataclass
+class Evaluation:
+    """One pass over a validation set: the summary of _summarize, images seen, mean losses, ms per image."""
 
-    seen = 0
+    metrics: dict
+    nc: int
+    seen: int
+    names: dict
+    loss: list[float]  # mean val box, obj, cls losses (zeros without compute_loss)
+    times: tuple[float, float, float]  # ms per image: pre-process, inference, NMS
+    jdict: list  # COCO JSON predictions, collected when a class_map was given
+
+    def results(self, coco: tuple[float, float] | None = None) -> tuple[tuple, np.ndarray, tuple]:
+        """YOLOv5's val.run return value: ((P, R, mAP50, mAP50-95, *losses), per-class mAPs, times); the
+        pycocotools (mAP50-95, mAP50) replace the YOLOv5 ones when given."""
+        m = self.metrics
+        map_, map50 = coco if coco is not None else (m["map"], m["map50"])
+        maps = np.zeros(self.nc) + map_
+        for i, c in enumerate(m["ap_class"]):
+            maps[c] = m["ap"][i]
+        return (m["mp"], m["mr"], map50, map_, *self.loss), maps, self.times
+
+
+@torch.no_grad()
+def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: float = 0.6, max_det: int = 300,
+             single_cls: bool = False, augment: bool = False, half: bool = False, compute_loss=None,
+             save_hybrid: bool = False, plots: bool = False, save_dir: Path = Path(""), save_txt: bool = False,
+             save_conf: bool = False, class_map: list | None = None, progress: bool = False) -> Evaluation:
+    """Metrics of `model` on `dataloader`. Writes only what is asked: plots and --save-txt labels into save_dir."""
+    device = model.device if hasattr(model, "device") else next(model.parameters()).device
+    half &= device.type != "cpu"
+    model.half() if half else model.float()
+    model.eval()
+    iouv = iou_thresholds(device)
     confusion_matrix = ConfusionMatrix(nc=nc)
-    names = model.names if hasattr(model, "names") else model.module.names
-    names = dict(enumerate(names)) if isinstance(names, (list, tuple)) else names
-    class_map = coco_class_map(names) if save_json else []
-    dt = [0.0, 0.0, 0.0]  # seconds in pre-process, inference, NMS
-    loss = torch.zeros(3, device=device)
-    jdict, stats = [], []
-    _callback(callbacks, "on_val_start")
-    for batch_i, (im, targets, paths, shapes) in enumerate(tqdm(dataloader, desc=HEADER, bar_format=TQDM_BAR_FORMAT)):
-        _callback(callbacks, "on_val_batch_start")
+    names = class_names(model)
+    seen, dt, loss, jdict, stats = 0, [0.0, 0.0, 0.0], torch.zeros(3, device=device), [], []
+    batches = tqdm(dataloader, desc=HEADER, bar_format=TQDM_BAR_FORMAT) if progress else dataloader
+    for batch_i, (im, targets, paths, shapes) in enumerate(batches):
         t0 = time_sync()
-        if cuda:
-            im = im.to(device, non_blocking=True)
-            targets = targets.to(device)
-        im = im.half() if half else im.float()
-        im /= 255
+        im, targets = to_float_image(im, device, half), targets.to(device)
         nb, _, height, width = im.shape
         t1 = time_sync()
         preds, train_out = model(im) if compute_loss else (model(im, augment=augment), None)
@@ -222,40 +192,80 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
                 confusion_matrix.process_batch(predn, labelsn)
             stats.append((correct, pred[:, 4], pred[:, 5], labelsn[:, 0]))
             if save_txt:
-                save_one_txt(predn, save_conf, shape0, save_dir / "labels" / f"{path.stem}.txt")
-            if save_json:
+                write_yolo_labels(save_dir / "labels" / f"{path.stem}.txt", predn, shape0, save_conf)
+            if class_map is not None:
                 jdict += predictions_to_json(predn, path, class_map)
-            _callback(callbacks, "on_val_image_end", pred, predn, path, names, im[si])
 
         if plots and batch_i < PLOT_BATCHES:
             plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names)
             plot_images(im, output_to_target(preds, max_det=max_det), paths, save_dir / f"val_batch{batch_i}_pred.jpg",
                         names)
-        _callback(callbacks, "on_val_batch_end", batch_i, im, targets, paths, shapes, preds)
 
-    m = _summarize(stats, nc, names, plots, save_dir)
-    _print_table(m, seen, names, (verbose or (nc < 50 and not training)) and nc > 1, task)
-    t = tuple(x / max(seen, 1) * 1e3 for x in dt)
-    if not training:
-        shape = (batch_size, 3, imgsz, imgsz)
-        LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {shape}" % t)
+    metrics = _summarize(stats, nc, names, plots, save_dir)
     if plots:
-        confusion_matrix.plot(save_dir=save_dir, names=names)
-        _callback(callbacks, "on_val_end", m["nt"], m.get("tp"), m.get("fp"), m.get("p"), m.get("r"), m.get("f1"),
-                  m.get("ap"), m.get("ap50"), m["ap_class"], confusion_matrix)
-    mp, mr, map50, map_ = m["mp"], m["mr"], m["map50"], m["map"]
-    if save_json and jdict:
-        coco = _coco_evaluate(jdict, dataloader.dataset, data, task, weights, names, class_map, save_dir)
-        if coco is not None:
-            map_, map50 = coco
+        plot_confusion_matrix(confusion_matrix.matrix, nc, names, save_dir)
     model.float()
-    if not training:
-        s = f"\n{len(list(save_dir.glob('labels/*.txt')))} labels saved to {save_dir / 'labels'}" if save_txt else ""
-        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
-    maps = np.zeros(nc) + map_
-    for i, c in enumerate(m["ap_class"]):
-        maps[c] = m["ap"][i]
-    return (mp, mr, map50, map_, *(loss.cpu() / max(len(dataloader), 1)).tolist()), maps, t
+    times = tuple(x / max(seen, 1) * 1e3 for x in dt)
+    losses = (loss.cpu() / max(len(dataloader), 1)).tolist()
+    return Evaluation(metrics, nc, seen, names, losses, times, jdict)
+
+
+def report(ev: Evaluation, per_class: bool, task: str = "val") -> None:
+    """The YOLOv5 metrics table: the 'all' row, and one row per labelled class when asked."""
+    m, seen = ev.metrics, ev.seen
+    LOGGER.info(ROW % ("all", seen, m["nt"].sum(), m["mp"], m["mr"], m["map50"], m["map"]))
+    if m["nt"].sum() == 0:
+        LOGGER.warning(f"WARNING ⚠️ no labels found in {task} set, can not compute metrics without labels")
+    if per_class and "ap" in m:
+        for i, c in enumerate(m["ap_class"]):
+            LOGGER.info(ROW % (ev.names[c], seen, m["nt"][c], m["p"][i], m["r"][i], m["ap50"][i], m["ap"][i]))
+
+
+def _cli_dataloader(model, data: dict, task: str, imgsz: int, batch_size: int, single_cls: bool, workers: int):
+    """The --task split's loader: rectangular batches where the backend takes any shape, none for --task speed."""
+    dynamic_shape = model.pt or (not model.jit and model.input_shape is None)  # TorchScript is traced at one size
+    pad, rect = (0.0, False) if task == "speed" else (0.5, dynamic_shape)
+    task = task if task in ("train", "val", "test") else "val"
+    if not data.get(task):
+        raise UserError(f"--task {task}: the data YAML has no '{task}:' images")
+    return create_dataloader(data[task], imgsz, batch_size, model.stride, single_cls, pad=pad, rect=rect,
+                             workers=workers, prefix=colorstr(f"{task}: "), nc=int(data["nc"]))[0], task
+
+
+@torch.no_grad()
+def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: float = 0.001,
+        iou_thres: float = 0.6, max_det: int = 300, task: str = "val", device: str = "", workers: int = 8,
+        single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
+        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT / "runs/val",
+        name: str = "exp", exist_ok: bool = False, half: bool = True, dnn: bool = False, plots: bool = True,
+        compile: bool = False):
+    """Validate weights from the command line: load, evaluate, print the table and speed, save the run folder.
+    Returns ((P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
+    device = select_device(device, batch_size=batch_size)
+    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
+    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+    model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
+    if compile:
+        compile_backend(model, device, "val: ")
+    data = check_dataset(data)
+    nc = 1 if single_cls else int(data["nc"])
+    if model.pt and not single_cls:
+        _check_classes(model, nc, weights)
+    model.warmup(imgsz=(1 if model.pt else batch_size, 3, imgsz, imgsz))
+    dataloader, task = _cli_dataloader(model, data, task, imgsz, batch_size, single_cls, workers)
+    class_map = coco_class_map(class_names(model)) if save_json else None
+    ev = evaluate(model, dataloader, nc, conf_thres, iou_thres, max_det, single_cls, augment, model.fp16,
+                  save_hybrid=save_hybrid, plots=plots, save_dir=save_dir, save_txt=save_txt, save_conf=save_conf,
+                  class_map=class_map, progress=True)
+    report(ev, (verbose or nc < 50) and nc > 1, task)
+    shape = (batch_size, 3, imgsz, imgsz)
+    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {shape}" % ev.times)
+    coco = None
+    if save_json and ev.jdict:
+        coco = coco_evaluate(ev.jdict, dataloader.dataset, data, task, weights, ev.names, class_map, save_dir)
+    s = f"\n{len(list(save_dir.glob('labels/*.txt')))} labels saved to {save_dir / 'labels'}" if save_txt else ""
+    LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    return ev.results(coco)
 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:

@@ -20,7 +20,7 @@ from utils.data.image_decode import UnreadableImage, three_channels, to_uint8
 from utils.errors import UserError
 from utils.files import safe_filename
 from utils.inference.nms import non_max_suppression
-from utils.torch_utils import time_sync
+from utils.torch_utils import time_sync, to_float_image
 
 ImageInput = str | Path | Image.Image | np.ndarray | torch.Tensor
 
@@ -128,7 +128,7 @@ class AutoShape(nn.Module):
         if fixed:
             self.model.check_input_size(tuple(shape1), len(items))
         x = np.stack([letterbox(a, shape1, auto=False)[0] for a in arrays]).transpose((0, 3, 1, 2))
-        x = torch.from_numpy(np.ascontiguousarray(x)).to(p.device).type_as(p) / 255
+        x = to_float_image(np.ascontiguousarray(x), p.device, half=p.dtype == torch.float16)
         t1 = time_sync()
         with torch.autocast(p.device.type, enabled=autocast):
             y = self.model(x, augment=augment)

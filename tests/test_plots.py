@@ -11,9 +11,10 @@ from PIL import Image
 from tests.data_helpers import copy_coco8
 from utils.annotator import colors
 from utils.data.loaders import create_dataloader
-from utils.evaluation.plots import (feature_visualization, hist2d, output_to_target, plot_confusion_matrix, plot_evolve,
-                         plot_images, plot_labels, plot_mc_curve, plot_pr_curve, plot_results, plot_val_study,
-                         save_one_box)
+from utils.evaluation.metrics import class_curves
+from utils.evaluation.plots import (feature_visualization, hist2d, output_to_target, plot_ap_curves,
+                                    plot_confusion_matrix, plot_evolve, plot_images, plot_labels, plot_mc_curve,
+                                    plot_pr_curve, plot_results, plot_val_study, save_one_box)
 
 NAMES = {0: "person", 1: "bicycle", 2: "car"}
 
@@ -79,6 +80,13 @@ def test_pr_mc_curves_and_confusion_matrix(tmp_path):
     plot_confusion_matrix(m, 3, NAMES, tmp_path)
     for f in ("PR_curve.png", "F1_curve.png", "empty_PR.png", "confusion_matrix.png"):
         assert (tmp_path / f).stat().st_size > 10_000, f
+
+
+def test_ap_curves_of_ranked_predictions_are_four_figures(tmp_path):
+    tp, conf = np.array([[True], [False], [True]]), np.array([0.9, 0.8, 0.7])
+    plot_ap_curves(class_curves(tp, conf, np.zeros(3), np.zeros(2)), tmp_path, {0: "person", 1: "bike"})
+    for name in ("PR_curve.png", "F1_curve.png", "P_curve.png", "R_curve.png"):
+        assert (tmp_path / name).stat().st_size > 1000
 
 
 def test_plot_evolve_and_val_study(tmp_path):

@@ -93,7 +93,7 @@ def test_val_is_deterministic(data16, yolov5n_pt, tmp_path):
     assert a[0] == b[0] and np.array_equal(a[1], b[1])
 
 
-def test_val_in_training_mode_with_model_and_loss(data16, yolov5n_pt, tmp_path):
+def test_evaluate_with_model_and_loss_writes_and_prints_nothing(data16, yolov5n_pt, tmp_path, log_text, capsys):
     from models.loading import attempt_load
     from utils.data.loaders import create_dataloader
     from utils.data.config import check_dataset
@@ -103,11 +103,16 @@ def test_val_in_training_mode_with_model_and_loss(data16, yolov5n_pt, tmp_path):
     model = attempt_load(yolov5n_pt, fuse=False)
     model.hyp = yaml_load(ROOT / "data" / "hyps" / "hyp.scratch-low.yaml")
     loader = create_dataloader(data["val"], 128, 8, 32, pad=0.5, rect=True, workers=0)[0]
-    results, maps, _ = val.run(data, model=model, dataloader=loader, save_dir=tmp_path, plots=False,
-                               half=True, compute_loss=ComputeLoss(model))
+    capsys.readouterr()
+    log_text.seek(0)
+    log_text.truncate()
+    ev = val.evaluate(model, loader, int(data["nc"]), half=True, compute_loss=ComputeLoss(model), save_dir=tmp_path)
+    results, maps, _ = ev.results()
     assert len(results) == 7 and all(x > 0 for x in results[4:])  # box, obj, cls validation losses
     assert 0 < results[3] <= results[2] and next(model.parameters()).dtype == torch.float32
+    assert maps.shape == (80,) and ev.seen == 16
     assert not any(tmp_path.iterdir())  # plots off: nothing written
+    assert log_text.getvalue() == "" and capsys.readouterr().err == ""  # no table, no progress bar unless asked
 
 
 def test_val_onnx_weights_run_square_batch_one(data16, yolov5n_pt, tmp_path, log_text):
@@ -139,13 +144,6 @@ def test_speed_and_study_tasks(data16, yolov5n_pt, tmp_path, monkeypatch, log_te
     rows = np.loadtxt(tmp_path / "study_data_yolov5n.txt", ndmin=2)
     assert rows.shape == (2, 10) and (rows[:, 2] > 0).all()  # P R mAP50 mAP50-95 3 losses 3 times per size
     assert (tmp_path / "study.png").stat().st_size > 1000
-
-
-def test_save_one_txt_normalized_lines(tmp_path):
-    predn = torch.tensor([[10.0, 20.0, 30.0, 60.0, 0.5, 3.0]])
-    f = tmp_path / "a.txt"
-    val.save_one_txt(predn, True, (100, 200), f)
-    assert f.read_text() == "3 0.1 0.4 0.1 0.4 0.5\n"
 
 
 @pytest.mark.parametrize("args, message", [(["--task", "bogus"], "--task bogus"),

@@ -1,8 +1,9 @@
-"""Box formats and overlaps: conversions between xyxy / xywh (pixel or normalized) and IoU variants."""
+"""Box formats and overlaps: conversions between xyxy / xywh (pixel or normalized), IoU variants, YOLO label lines."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -121,3 +122,20 @@ def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, xywh: bool = True, GIoU: bo
         return iou - rho2 / c2
     c_area = cw * ch + eps
     return iou - (c_area - union) / c_area
+
+
+def write_yolo_labels(file: str | Path, det: torch.Tensor, shape: tuple, save_conf: bool = False,
+                      save_format: int = 0) -> None:
+    """Append detections (n, 6) [x1, y1, x2, y2, conf, cls] in pixels of an image of `shape` (h, w, ...) to a
+    label file, one 'cls xc yc w h [conf]' line each, normalized: YOLOv5's --save-txt format. save_format 1 writes
+    normalized 'cls x1 y1 x2 y2 [conf]' (Pascal-VOC corners), as YOLOv5's detect.py --save-format 1."""
+    gn = torch.tensor(shape)[[1, 0, 1, 0]]
+    lines = []
+    for *xyxy, conf, cls in det.tolist():
+        box = torch.tensor(xyxy).view(1, 4)
+        coords = ((xyxy2xywh(box) if save_format == 0 else box) / gn).view(-1).tolist()
+        line = (cls, *coords, conf) if save_conf else (cls, *coords)
+        lines.append(("%g " * len(line)).rstrip() % line + "\n")
+    if lines:
+        with open(file, "a") as f:
+            f.writelines(lines)

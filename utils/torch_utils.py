@@ -174,6 +174,13 @@ def initialize_weights(model: nn.Module) -> None:
             m.inplace = True
 
 
+def to_float_image(im: torch.Tensor | np.ndarray, device: torch.device | str, half: bool = False) -> torch.Tensor:
+    """uint8 images (0-255) as the float (or half) tensor in [0, 1] on `device` that every model here takes."""
+    x = torch.from_numpy(im) if isinstance(im, np.ndarray) else im
+    x = x.to(device, non_blocking=True)
+    return (x.half() if half else x.float()) / 255
+
+
 def scale_img(img: torch.Tensor, ratio: float = 1.0, same_shape: bool = False, gs: int = 32) -> torch.Tensor:
     """Resize a batch by ratio and pad to a multiple of gs (test-time augmentation)."""
     if ratio == 1.0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -67,23 +67,25 @@ def compute_ap(recall: np.ndarray, precision: np.ndarray) -> tuple[float, np.nda
     return float(np.trapezoid(np.interp(x, mrec, mpre), x)), mpre, mrec
 
 
-def _plot_curves(px: np.ndarray, py: list, ap: np.ndarray, f1: np.ndarray, p: np.ndarray, r: np.ndarray,
-                 save_dir: Path, names: dict, prefix: str) -> None:
-    """Write PR_curve.png, F1_curve.png, P_curve.png and R_curve.png to save_dir."""
-    from utils.evaluation.plots import plot_mc_curve, plot_pr_curve
+class ClassCurves(NamedTuple):
+    """Per labelled class, over confidence thresholds px (0..1): precision, recall, F1; the IoU 0.5 PR curve py
+    (over recall px); AP (nc, n_iou). What ap_per_class summarizes and plots.plot_ap_curves draws."""
 
-    plot_pr_curve(px, py, ap, save_dir / f"{prefix}PR_curve.png", names)
-    plot_mc_curve(px, f1, save_dir / f"{prefix}F1_curve.png", names, ylabel="F1")
-    plot_mc_curve(px, p, save_dir / f"{prefix}P_curve.png", names, ylabel="Precision")
-    plot_mc_curve(px, r, save_dir / f"{prefix}R_curve.png", names, ylabel="Recall")
+    px: np.ndarray
+    py: list
+    p: np.ndarray
+    r: np.ndarray
+    f1: np.ndarray
+    ap: np.ndarray
+    classes: np.ndarray
+    n_labels: np.ndarray
 
 
-def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray, plot: bool = False,
-                 save_dir: str | Path = ".", names: dict | None = None, eps: float = 1e-16, prefix: str = "") -> tuple:
-    """P, R, F1 and AP per labelled class from ranked predictions; P and R at the confidence of best mean F1.
+def class_curves(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray,
+                 eps: float = 1e-16) -> ClassCurves:
+    """Precision, recall, F1 and AP curves per labelled class from ranked predictions.
 
     tp (n, n_iou) bool, conf (n,), pred_cls (n,), target_cls (m,) for the whole validation set.
-    Returns (tp, fp, p, r, f1, ap (nc, n_iou), classes) over the classes that have labels.
     """
     order = np.argsort(-conf)  # numpy's default (unstable) sort, as YOLOv5: tied confidences rank alike
     tp, conf, pred_cls = tp[order], conf[order], pred_cls[order]
@@ -106,14 +108,23 @@ def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_
             if j == 0:
                 py.append(np.interp(px, mrec, mpre))
     f1 = 2 * p * r / (p + r + eps)
-    if plot:
-        present = dict(enumerate(v for k, v in (names or {}).items() if k in classes))
-        _plot_curves(px, py, ap, f1, p, r, Path(save_dir), present, prefix)
-    best = smooth(f1.mean(0), 0.1).argmax()
-    p, r, f1 = p[:, best], r[:, best], f1[:, best]
-    tp = (r * n_labels).round()
+    return ClassCurves(px, py, p, r, f1, ap, classes, n_labels)
+
+
+def at_best_f1(c: ClassCurves, eps: float = 1e-16) -> tuple:
+    """(tp, fp, p, r, f1, ap (nc, n_iou), classes) over the labelled classes, P and R at the confidence of best
+    mean F1, as YOLOv5's ap_per_class returns them."""
+    best = smooth(c.f1.mean(0), 0.1).argmax()
+    p, r, f1 = c.p[:, best], c.r[:, best], c.f1[:, best]
+    tp = (r * c.n_labels).round()
     fp = (tp / (p + eps) - tp).round()
-    return tp, fp, p, r, f1, ap, classes.astype(int)
+    return tp, fp, p, r, f1, c.ap, c.classes.astype(int)
+
+
+def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray,
+                 eps: float = 1e-16) -> tuple:
+    """P, R, F1 and AP per labelled class from ranked predictions; P and R at the confidence of best mean F1."""
+    return at_best_f1(class_curves(tp, conf, pred_cls, target_cls, eps), eps)
 
 
 class ConfusionMatrix:
@@ -165,9 +176,3 @@ class ConfusionMatrix:
         tp = self.matrix.diagonal()
         fp = self.matrix.sum(1) - tp
         return tp[:-1], fp[:-1]
-
-    def plot(self, save_dir: str | Path = "", names: dict | list = (), normalize: bool = True) -> None:
-        """Write confusion_matrix.png to save_dir."""
-        from utils.evaluation.plots import plot_confusion_matrix
-
-        plot_confusion_matrix(self.matrix, self.nc, names, save_dir, normalize=normalize)

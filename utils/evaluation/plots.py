@@ -22,7 +22,7 @@ from utils.boxes import clip_boxes, xywh2xyxy, xyxy2xywh
 from utils.errors import UserError
 from utils.files import increment_path
 from utils.logger import LOGGER
-from utils.evaluation.metrics import fitness, smooth
+from utils.evaluation.metrics import ClassCurves, fitness, smooth
 
 MAX_MOSAIC_SIZE = 1920  # pixels, longest side of a batch preview
 MAX_SUBPLOTS = 16  # images per batch preview
@@ -240,6 +240,16 @@ def plot_mc_curve(px: np.ndarray, py: np.ndarray, save_dir: str | Path = Path("m
     y = smooth(py.mean(0), 0.05) if len(py) else np.zeros_like(px)
     ax.plot(px, y, linewidth=3, color="blue", label=f"all classes {y.max():.2f} at {px[y.argmax()]:.3f}")
     _finish_curve(fig, ax, xlabel, ylabel, f"{ylabel}-{xlabel} Curve", save_dir)
+
+
+def plot_ap_curves(c: ClassCurves, save_dir: str | Path, names: dict | None = None, prefix: str = "") -> None:
+    """PR_curve.png, F1_curve.png, P_curve.png and R_curve.png in save_dir, one line per labelled class."""
+    save_dir = Path(save_dir)
+    present = dict(enumerate(v for k, v in (names or {}).items() if k in c.classes))
+    plot_pr_curve(c.px, c.py, c.ap, save_dir / f"{prefix}PR_curve.png", present)
+    plot_mc_curve(c.px, c.f1, save_dir / f"{prefix}F1_curve.png", present, ylabel="F1")
+    plot_mc_curve(c.px, c.p, save_dir / f"{prefix}P_curve.png", present, ylabel="Precision")
+    plot_mc_curve(c.px, c.r, save_dir / f"{prefix}R_curve.png", present, ylabel="Recall")
 
 
 def _finish_curve(fig: Figure, ax, xlabel: str, ylabel: str, title: str, file: str | Path) -> None:

@@ -25,7 +25,7 @@ from utils.data.image_files import list_image_files
 from utils.errors import UserError
 from utils.inference.sources import to_model_input
 from utils.logger import LOGGER, colorstr
-from utils.torch_utils import intersect_dicts
+from utils.torch_utils import intersect_dicts, to_float_image
 
 LR = 1e-3
 EPS = 1e-6
@@ -47,7 +47,7 @@ def image_batches(source: str | Path | list, imgsz: int, batch_size: int, seed: 
                     raise UserError(f"{PREFIX}{f} is not a readable image")
                 im = to_model_input(im0, imgsz, 32, auto=False)
                 ims.append(im[:, :, ::-1] if rng.random() < 0.5 else im)
-            yield torch.from_numpy(np.ascontiguousarray(np.stack(ims))).float() / 255
+            yield to_float_image(np.ascontiguousarray(np.stack(ims)), "cpu")
 
 
 def _outputs(model: nn.Module, layers: list[int], x: torch.Tensor, with_inputs: bool = False) -> dict:
