@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import tempfile
 import json
 import time
 import warnings
@@ -29,6 +30,9 @@ import torch.nn as nn
 
 from models.backends import FORMATS
 from models.dynamic_kernels import fixed_batch_export
+from utils.export import edge
+from utils.export import tensorflow as tf_export
+from utils.export.outputs import atomic_output, remove, require
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, file_size, yaml_save
@@ -36,20 +40,34 @@ from utils.logger import LOGGER, colorstr, print_args
 from utils.torch_utils import select_device
 
 EXPORT_CHOICES = tuple(arg for arg, _ in FORMATS.values() if arg != "-")
+TF_FORMATS = ("saved_model", "pb", "tflite", "edgetpu", "tfjs")  # all from one onnx2tf conversion
+FP16_ON_CPU = ("openvino", "coreml", "tflite", "ncnn")  # formats whose --half is the converter's, not torch's
+FORMAT_NAMES = {arg: name for name, (arg, _) in FORMATS.items()}
 
 
-def timed_export(prefix: str, fn: Callable[..., Path], *args, **kwargs) -> Path | None:
-    """Run one exporter; log success with time and size, or the failure reason, and go on with the others."""
-    t = time.time()
-    try:
-        f = fn(*args, prefix=prefix, **kwargs)
-    except UserError:
-        raise
-    except Exception as e:  # an exporter failing must not stop the remaining formats
-        LOGGER.info(f"{prefix} export failure ❌ {time.time() - t:.1f}s: {type(e).__name__}: {e}")
-        return None
-    LOGGER.info(f"{prefix} export success ✅ {time.time() - t:.1f}s, saved as {f} ({file_size(f):.1f} MB)")
-    return f
+class Exports:
+    """The files written and the formats that failed (with why), in the order tried: one failure never stops the
+    others, and `run` ends with an error naming every failed format."""
+
+    def __init__(self):
+        self.written: list[Path] = []
+        self.failed: dict[str, str] = {}
+
+    def __call__(self, name: str, fn: Callable[..., Path], *args, **kwargs) -> Path | None:
+        prefix, t = colorstr(f"{name}:"), time.time()
+        try:
+            f = fn(*args, prefix=prefix, **kwargs)
+        except Exception as e:  # an exporter failing must not stop the remaining formats
+            return self.fail(name, e if isinstance(e, UserError) else f"{type(e).__name__}: {e}", time.time() - t)
+        LOGGER.info(f"{prefix} export success ✅ {time.time() - t:.1f}s, saved as {f} ({file_size(f):.1f} MB)")
+        self.written.append(Path(f))
+        return Path(f)
+
+    def fail(self, name: str, reason: object, seconds: float = 0.0) -> None:
+        """Record and log a failed format in one line."""
+        line = " ".join(str(reason).split())[:400]
+        self.failed[name] = line
+        LOGGER.info(f"{colorstr(name + ':')} export failure ❌ {seconds:.1f}s: {line}")
 
 
 def model_metadata(model: nn.Module) -> dict:
@@ -71,9 +89,11 @@ def export_torchscript(model: nn.Module, im: torch.Tensor, file: Path, optimize:
             raise UserError(f"--optimize (TorchScript for mobile) needs a PyTorch build with XNNPACK; torch "
                             f"{torch.__version__} here has none. Export without --optimize")
 
-        optimize_for_mobile(ts)._save_for_lite_interpreter(str(f), _extra_files=extra)
+        with atomic_output(f) as tmp:
+            optimize_for_mobile(ts)._save_for_lite_interpreter(str(tmp), _extra_files=extra)
     else:
-        ts.save(str(f), _extra_files=extra)
+        with atomic_output(f) as tmp:
+            ts.save(str(tmp), _extra_files=extra)
     return f
 
 
@@ -85,19 +105,25 @@ def export_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int, dyna
     LOGGER.info(f"\n{prefix} starting export with onnx {onnx.__version__}...")
     f = file.with_suffix(".onnx")
     axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "anchors"}}
-    with contextlib.nullcontext() if dynamic else fixed_batch_export():  # static shape: no batch-agnostic detours
-        torch.onnx.export(model.cpu() if dynamic else model, (im.cpu() if dynamic else im,), str(f), verbose=False,
-                          opset_version=opset, do_constant_folding=True, input_names=["images"],
-                          output_names=["output0"], dynamic_axes=axes if dynamic else None, dynamo=False)
-    model_onnx = onnx.load(str(f))
-    onnx.checker.check_model(model_onnx)
-    if simplify:
-        model_onnx = simplify_onnx(model_onnx, prefix)
-    for k, v in model_metadata(model).items():
-        meta = model_onnx.metadata_props.add()
-        meta.key, meta.value = k, json.dumps(v) if isinstance(v, dict) else str(v)
-    onnx.save(model_onnx, str(f))
+    with atomic_output(f) as tmp:
+        with contextlib.nullcontext() if dynamic else fixed_batch_export():  # static shape: no batch-agnostic detours
+            torch.onnx.export(model.cpu() if dynamic else model, (im.cpu() if dynamic else im,), str(tmp),
+                              verbose=False, opset_version=opset, do_constant_folding=True, input_names=["images"],
+                              output_names=["output0"], dynamic_axes=axes if dynamic else None, dynamo=False)
+        model_onnx = onnx.load(str(tmp))
+        onnx.checker.check_model(model_onnx)
+        if simplify:
+            model_onnx = simplify_onnx(model_onnx, prefix)
+        add_onnx_metadata(model_onnx, model_metadata(model))
+        onnx.save(model_onnx, str(tmp))
     return f
+
+
+def add_onnx_metadata(model_onnx, meta: dict) -> None:
+    """YOLOv5's ONNX metadata_props: each value as str(v), so names is a Python-literal dict with integer keys."""
+    for k, v in meta.items():
+        prop = model_onnx.metadata_props.add()
+        prop.key, prop.value = k, str(v)
 
 
 def simplify_onnx(model_onnx, prefix: str):
@@ -111,34 +137,26 @@ def simplify_onnx(model_onnx, prefix: str):
     return onnxslim.slim(model_onnx)
 
 
-def export_openvino(onnx_file: Path, file: Path, half: bool, int8: bool, calibration: Callable | None,
+def export_openvino(onnx_file: Path, file: Path, meta: dict, half: bool, int8: bool, calibration: Callable | None,
                     prefix: str) -> Path:
     """Convert the ONNX export with the openvino package into <name>_openvino_model/ (xml, bin, yaml metadata)."""
-    try:
-        import openvino as ov
-    except ImportError:
-        raise UserError("OpenVINO export needs the openvino package: pip install openvino") from None
+    ov = require("openvino", "openvino", "OpenVINO export")
     LOGGER.info(f"\n{prefix} starting export with openvino {ov.__version__}...")
     d = Path(str(file.with_suffix("")) + "_openvino_model")
-    d.mkdir(parents=True, exist_ok=True)
     ov_model = ov.convert_model(str(onnx_file))
     if int8:
         ov_model = quantize_openvino(ov_model, calibration, prefix)
-    xml = d / file.with_suffix(".xml").name
-    ov.save_model(ov_model, str(xml), compress_to_fp16=half)
-    import onnx
-
-    meta = {p.key: p.value for p in onnx.load(str(onnx_file)).metadata_props}
-    yaml_save(xml.with_suffix(".yaml"), {"stride": int(meta["stride"]), "names": json.loads(meta["names"])})
+    with atomic_output(d) as tmp:
+        tmp.mkdir()
+        xml = tmp / file.with_suffix(".xml").name
+        ov.save_model(ov_model, str(xml), compress_to_fp16=half)
+        yaml_save(xml.with_suffix(".yaml"), meta)
     return d
 
 
 def quantize_openvino(ov_model, calibration: Callable | None, prefix: str):
     """INT8 post-training quantization with nncf, calibrated on images of --data."""
-    try:
-        import nncf
-    except ImportError:
-        raise UserError("--int8 OpenVINO export needs the nncf package: pip install nncf") from None
+    nncf = require("nncf", "nncf", "--int8 OpenVINO export")
     if calibration is None:
         raise UserError("--int8 needs calibration images: give --data with a 'val' (or 'train') image folder")
     LOGGER.info(f"{prefix} quantizing to INT8 with nncf {nncf.__version__}...")
@@ -174,13 +192,103 @@ def prepare_model(model: nn.Module, inplace: bool, dynamic: bool) -> nn.Module:
     return model
 
 
+class NormalizedBoxes(nn.Module):
+    """The model with xywh divided by the input size, as YOLOv5's TF exports give them: boxes and scores then share
+    one [0, 1] range, which a single INT8 output scale needs."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.model(x)
+        y = y[0] if isinstance(y, (list, tuple)) else y
+        h, w = x.shape[2:]
+        return torch.cat((y[..., :4] / y.new_tensor([w, h, w, h]), y[..., 4:]), -1)
+
+
+def export_tf_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int) -> Path:
+    """The fixed-shape, simplified ONNX graph onnx2tf converts (a hidden file, removed after the conversion):
+    normalized boxes, DynamicConv kernels as shifted slices (onnx2tf rejects convolutions with runtime weights)."""
+    import onnx
+
+    onnxslim = require("onnxslim", "onnxslim", "TensorFlow export")
+    f = file.with_name(f".{file.stem}_tf.onnx")
+    torch.onnx.export(NormalizedBoxes(model).cpu(), (im.cpu(),), str(f), opset_version=opset, do_constant_folding=True,
+                      input_names=["images"], output_names=["output0"], dynamo=False)
+    onnx.save(onnxslim.slim(onnx.load(str(f))), str(f))
+    return f
+
+
+def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict, include: list[str], opset: int,
+                      int8: bool, half: bool, per_tensor: bool, keras: bool, calibration: Callable | None,
+                      log: Exports) -> None:
+    """SavedModel (always, as YOLOv5), then GraphDef, TFLite, Edge TPU and TF.js from one onnx2tf conversion."""
+    wanted = ["saved_model"] + [x for x in TF_FORMATS[1:] if x in include]
+    if "edgetpu" in wanted:
+        try:
+            tf_export.edgetpu_compiler()
+        except UserError as e:  # checked first: Edge TPU alone needs the slower INT8 conversion
+            log.fail(FORMAT_NAMES["edgetpu"], e)
+            wanted.remove("edgetpu")
+    onnx_file = work = None
+    try:
+        onnx_file = export_tf_onnx(model, im, file, opset)
+        work = tf_export.onnx2tf_convert(onnx_file, int8 or "edgetpu" in wanted, per_tensor, keras, calibration,
+                                         colorstr("TensorFlow:"))
+    except Exception as e:  # the conversion fails every TF format, each said in its line
+        for x in wanted:
+            log.fail(FORMAT_NAMES[x], e if isinstance(e, UserError) else f"{type(e).__name__}: {e}")
+        return
+    finally:
+        if onnx_file is not None:
+            remove(onnx_file)
+    try:
+        steps = {"saved_model": (tf_export.export_saved_model, ()), "pb": (tf_export.export_pb, ()),
+                 "tflite": (tf_export.export_tflite, (int8, half)), "edgetpu": (tf_export.export_edgetpu, ()),
+                 "tfjs": (tf_export.export_tfjs, ())}
+        for x in wanted:
+            fn, extra = steps[x]
+            log(FORMAT_NAMES[x], fn, work, file, meta, *extra)
+    finally:
+        remove(work)
+
+
+def export_ncnn(model: nn.Module, im: torch.Tensor, file: Path, meta: dict, half: bool, int8: bool,
+                prefix: str) -> Path:
+    """Trace with per-image kernels as convolutions with runtime weights (NCNN's dynamic-weight layers), then pnnx."""
+    if int8:
+        raise UserError("NCNN INT8 needs ncnn's ncnn2table and ncnn2int8 programs (C++ builds), which the pip "
+                        "packages lack; export NCNN without --int8 (fp32, or fp16 with --half)")
+    with tempfile.TemporaryDirectory(dir=file.parent) as d, fixed_batch_export():
+        ts_file = Path(d) / "model.torchscript"
+        torch.jit.trace(model, im, strict=False).save(str(ts_file))
+        return edge.export_ncnn(ts_file, file, tuple(im.shape), {**meta, "shape": list(im.shape)}, half, prefix)
+
+
+def check_nms(include: list[str], nms: bool) -> None:
+    """YOLOv5 adds TF NMS ops inside its Keras rebuild; the onnx2tf graph has none, so refuse rather than ignore."""
+    if nms:
+        raise UserError("--nms/--agnostic-nms (NMS inside TF models) is not available with the onnx2tf conversion "
+                        "used here; detect.py, val.py and DetectMultiBackend users apply NMS after the model")
+
+
+def warn_fixed_shape(include: list[str], dynamic: bool, shape: tuple[int, ...]) -> None:
+    """--dynamic covers ONNX, OpenVINO and TensorRT; the other converters need one input shape."""
+    fixed = [x for x in include if x not in ("torchscript", "onnx", "openvino", "engine")]
+    if dynamic and fixed:
+        LOGGER.warning(f"WARNING ⚠️ --dynamic: {', '.join(fixed)} exported at the fixed input shape {list(shape)} "
+                       f"(their converters need static shapes for the per-image kernels)")
+
+
 def check_options(include: list[str], half: bool, dynamic: bool, optimize: bool, device: torch.device) -> None:
     """Refuse flag combinations that cannot work, before any time is spent."""
     bad = [x for x in include if x not in EXPORT_CHOICES]
     if bad or not include:
         raise UserError(f"invalid --include {include}, valid --include arguments are {EXPORT_CHOICES}")
-    if half and device.type == "cpu":
-        raise UserError("--half only compatible with GPU export, i.e. use --device 0")
+    if half and device.type == "cpu" and any(x not in FP16_ON_CPU for x in include):
+        raise UserError(f"--half only compatible with GPU export, i.e. use --device 0 "
+                        f"(on CPU only for {', '.join(FP16_ON_CPU)})")
     if half and dynamic:
         raise UserError("--half not compatible with --dynamic, i.e. use either --half or --dynamic but not both")
     if optimize and device.type != "cpu":
@@ -190,10 +298,13 @@ def check_options(include: list[str], half: bool, dynamic: bool, optimize: bool,
 @torch.no_grad()
 def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROOT / "yolov5s.pt",
         imgsz: tuple[int, ...] = (640, 640), batch_size: int = 1, device: str = "cpu",
-        include: tuple[str, ...] = ("torchscript", "onnx"), half: bool = False, inplace: bool = False,
-        optimize: bool = False, int8: bool = False, dynamic: bool = False, simplify: bool = False,
-        opset: int = 17) -> list[str]:
-    """Export weights to every format in include; returns the written paths."""
+        include: tuple[str, ...] = ("torchscript",), half: bool = False, inplace: bool = False, keras: bool = False,
+        optimize: bool = False, int8: bool = False, per_tensor: bool = False, dynamic: bool = False,
+        cache: str = "", simplify: bool = False, mlmodel: bool = False, opset: int = 17, verbose: bool = False,
+        workspace: float = 4, nms: bool = False, agnostic_nms: bool = False, topk_per_class: int = 100,
+        topk_all: int = 100, iou_thres: float = 0.45, conf_thres: float = 0.25) -> list[str]:
+    """Export weights to every format in include; returns the written paths, or raises naming the failed formats
+    after writing all the others."""
     from models.loading import attempt_load
 
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # tracing notes, checked by tests
@@ -205,6 +316,7 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
     file = Path(weights[0] if isinstance(weights, (list, tuple)) else weights)
     device = select_device(device)
     check_options(include, half, dynamic, optimize, device)
+    check_nms(include, nms or agnostic_nms)
     model = attempt_load(file, device=device, inplace=True, fuse=True)
 
     imgsz = list(imgsz) * 2 if len(imgsz) == 1 else list(imgsz)
@@ -214,21 +326,33 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
     prepare_model(model, inplace, dynamic)
     for _ in range(2):
         y = model(im)  # dry runs build grids and check the model runs at this size
-    if half:
+    if half and device.type != "cpu":
         im, model = im.half(), model.half()
     shape = tuple((y[0] if isinstance(y, tuple) else y).shape)
     LOGGER.info(f"\n{colorstr('PyTorch:')} starting from {file} with output shape {shape} "
                 f"({file_size(file):.1f} MB)")
-
-    written = []
+    warn_fixed_shape(include, dynamic, tuple(im.shape))
+    meta = model_metadata(model)
+    calib = calibration_images(data, imgsz, gs) if (int8 or "edgetpu" in include) and data else None
+    log = Exports()
     if "torchscript" in include:
-        written.append(timed_export(colorstr("TorchScript:"), export_torchscript, model, im, file, optimize))
-    if "onnx" in include or "openvino" in include:
-        written.append(timed_export(colorstr("ONNX:"), export_onnx, model, im, file, opset, dynamic, simplify))
-    if "openvino" in include and written[-1] is not None:
-        calib = calibration_images(data, imgsz, gs) if int8 and data else None
-        written.append(timed_export(colorstr("OpenVINO:"), export_openvino, written[-1], file, half, int8, calib))
-    files = [str(f) for f in written if f]
+        log("TorchScript", export_torchscript, model, im, file, optimize)
+    onnx_file = None
+    if any(x in include for x in ("onnx", "openvino", "engine")):
+        onnx_file = log("ONNX", export_onnx, model, im, file, opset, dynamic, simplify)
+    for x, fn, args in (("openvino", export_openvino, (file, meta, half, int8, calib)),
+                        ("engine", edge.export_engine, (file, meta, device, half, workspace, verbose, cache))):
+        if x in include:
+            log(FORMAT_NAMES[x], fn, onnx_file, *args) if onnx_file else log.fail(FORMAT_NAMES[x], "no ONNX export")
+    if "paddle" in include:
+        log("PaddlePaddle", edge.export_paddle, model, im, file, {**meta, "shape": list(im.shape)})
+    if "coreml" in include:
+        log("CoreML", edge.export_coreml, model, im, file, meta, half, mlmodel)
+    if any(x in include for x in TF_FORMATS):
+        export_tensorflow(model, im, file, meta, include, opset, int8, half, per_tensor, keras, calib, log)
+    if "ncnn" in include:
+        log("NCNN", export_ncnn, model, im, file, meta, half, int8)
+    files = [str(f) for f in log.written]
     if files:
         h = "--half" if half else ""
         LOGGER.info(f"\nExport complete ({time.time() - t:.1f}s)"
@@ -236,6 +360,9 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
                     f"\nDetect:          python detect.py --weights {files[-1]} {h}"
                     f"\nValidate:        python val.py --weights {files[-1]} {h}"
                     f"\nPyTorch Hub:     model = torch.hub.load('.', 'custom', '{files[-1]}', source='local')")
+    if log.failed:
+        raise UserError(f"export failed for {', '.join(log.failed)} (reasons above); "
+                        f"{len(files)} file(s) written")
     return files
 
 
@@ -249,13 +376,26 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--half", action="store_true", help="FP16 half-precision export")
     parser.add_argument("--inplace", action="store_true", help="set YOLOv5 Detect() inplace=True")
+    parser.add_argument("--keras", action="store_true", help="TF: use Keras")
     parser.add_argument("--optimize", action="store_true", help="TorchScript: optimize for mobile")
-    parser.add_argument("--int8", action="store_true", help="OpenVINO INT8 quantization (needs nncf and --data)")
-    parser.add_argument("--dynamic", action="store_true", help="ONNX/OpenVINO: dynamic axes")
-    parser.add_argument("--simplify", action="store_true", help="ONNX: simplify model (onnxslim)")
+    parser.add_argument("--int8", action="store_true", help="CoreML/TF/OpenVINO INT8 quantization")
+    parser.add_argument("--per-tensor", action="store_true", help="TF per-tensor quantization")
+    parser.add_argument("--dynamic", action="store_true", help="ONNX/TF/TensorRT: dynamic axes")
+    parser.add_argument("--cache", type=str, default="", help="TensorRT: timing cache file path")
+    parser.add_argument("--simplify", action="store_true", help="ONNX: simplify model")
+    parser.add_argument("--mlmodel", action="store_true", help="CoreML: Export in *.mlmodel format")
     parser.add_argument("--opset", type=int, default=17, help="ONNX: opset version")
-    parser.add_argument("--include", nargs="+", default=["torchscript", "onnx"],
-                        help=f"formats to write: {', '.join(EXPORT_CHOICES)}")
+    parser.add_argument("--verbose", action="store_true", help="TensorRT: verbose log")
+    parser.add_argument("--workspace", type=int, default=4, help="TensorRT: workspace size (GB)")
+    parser.add_argument("--nms", action="store_true", help="TF: add NMS to model")
+    parser.add_argument("--agnostic-nms", action="store_true", help="TF: add agnostic NMS to model")
+    parser.add_argument("--topk-per-class", type=int, default=100, help="TF.js NMS: topk per class to keep")
+    parser.add_argument("--topk-all", type=int, default=100, help="TF.js NMS: topk for all classes to keep")
+    parser.add_argument("--iou-thres", type=float, default=0.45, help="TF.js NMS: IoU threshold")
+    parser.add_argument("--conf-thres", type=float, default=0.25, help="TF.js NMS: confidence threshold")
+    parser.add_argument("--include", nargs="+", default=["torchscript"],
+                        help=f"torchscript, onnx, openvino, engine, coreml, saved_model, pb, tflite, edgetpu, tfjs, "
+                             f"paddle, ncnn")
     opt = parser.parse_args(argv)
     print_args(vars(opt), "export: ")
     return opt

@@ -1,4 +1,5 @@
-"""One inference front for every model format: PyTorch .pt, TorchScript, ONNX (onnxruntime) and OpenVINO."""
+"""One inference front for every model format: PyTorch .pt, TorchScript, ONNX (onnxruntime), OpenVINO and the edge
+runtimes of models/runtimes.py (TFLite/LiteRT, TF SavedModel/GraphDef, NCNN, PaddlePaddle, CoreML structure)."""
 
 from __future__ import annotations
 
@@ -10,32 +11,50 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from models import runtimes
+from models.runtimes import Runtime
 from utils.errors import UserError
 from utils.files import yaml_load
 from utils.logger import LOGGER
 
-FORMATS = {  # format name -> (export --include argument, file suffix)
+FORMATS = {  # format name -> (export --include argument, file suffix), YOLOv5's table plus NCNN
     "PyTorch": ("-", ".pt"),
     "TorchScript": ("torchscript", ".torchscript"),
     "ONNX": ("onnx", ".onnx"),
     "OpenVINO": ("openvino", "_openvino_model"),
+    "TensorRT": ("engine", ".engine"),
+    "CoreML": ("coreml", ".mlpackage"),
+    "TensorFlow SavedModel": ("saved_model", "_saved_model"),
+    "TensorFlow GraphDef": ("pb", ".pb"),
+    "TensorFlow Lite": ("tflite", ".tflite"),
+    "TensorFlow Edge TPU": ("edgetpu", "_edgetpu.tflite"),
+    "TensorFlow.js": ("tfjs", "_web_model"),
+    "PaddlePaddle": ("paddle", "_paddle_model"),
+    "NCNN": ("ncnn", "_ncnn_model"),
+}
+NAME_ENDINGS = (  # file or folder name ending -> backend kind, most specific first
+    (".pt", "pt"), (".torchscript", "jit"), (".onnx", "onnx"), ("_openvino_model", "openvino"), (".xml", "openvino"),
+    (".engine", "engine"), (".mlpackage", "coreml"), (".mlmodel", "coreml"), ("_saved_model", "saved_model"),
+    (".pb", "pb"), ("_edgetpu.tflite", "edgetpu"), (".tflite", "tflite"), ("_web_model", "tfjs"),
+    ("_paddle_model", "paddle"), ("_ncnn_model", "ncnn"),
+)
+
+EDGE_KINDS = ("engine", "coreml", "saved_model", "pb", "tflite", "edgetpu", "tfjs", "paddle", "ncnn")
+EDGE_UNRUNNABLE = {  # kinds this project writes but cannot run on a Linux CPU, and why
+    "engine": "TensorRT engines run only on the NVIDIA GPU they were built for (tensorrt package); use the .onnx",
+    "edgetpu": "Edge TPU models run only on a Coral Edge TPU (libedgetpu); use the -int8.tflite on CPU",
+    "tfjs": "TF.js models run in a browser or Node.js (@tensorflow/tfjs), not in Python; use the _saved_model",
 }
 
 
 def model_type(path: str | Path) -> str:
-    """Which backend reads path: 'pt', 'jit', 'onnx' or 'openvino' (an OpenVINO folder or its .xml)."""
-    p = Path(path)
-    name = p.name.lower()
-    if name.endswith(".pt"):
-        return "pt"
-    if name.endswith(".torchscript"):
-        return "jit"
-    if name.endswith(".onnx"):
-        return "onnx"
-    if name.endswith("_openvino_model") or name.endswith(".xml"):
-        return "openvino"
-    raise UserError(f"model format of '{path}' is not supported; use one of "
-                    f"{', '.join(s for _, s in FORMATS.values())} (export.py writes the exported ones)")
+    """Which backend reads path: 'pt', 'jit', 'onnx', 'openvino' (a folder or its .xml), 'tflite', 'ncnn', ..."""
+    name = Path(path).name.lower()
+    kind = next((k for end, k in NAME_ENDINGS if name.endswith(end)), None)
+    if kind is None:
+        raise UserError(f"model format of '{path}' is not supported; use one of "
+                        f"{', '.join(s for _, s in FORMATS.values())} (export.py writes the exported ones)")
+    return kind
 
 
 def parse_names(names: object) -> dict[int, str]:
@@ -77,6 +96,9 @@ class DetectMultiBackend(nn.Module):
         w = str(weights[0] if isinstance(weights, list) else weights)
         kind = model_type(w)
         self.pt, self.jit, self.onnx, self.xml = (kind == k for k in ("pt", "jit", "onnx", "openvino"))
+        self.engine, self.coreml, self.saved_model, self.pb, self.tflite, self.edgetpu, self.tfjs, self.paddle, \
+            self.ncnn = (kind == k for k in EDGE_KINDS)
+        self.runtime: Runtime | None = None  # the edge runtimes of models/runtimes.py
         self.dnn = dnn
         self.device = device
         self.fp16 = fp16 and device.type != "cpu" and (self.pt or self.jit)
@@ -84,9 +106,18 @@ class DetectMultiBackend(nn.Module):
         self._fuse = fuse
         if kind != "pt" and not Path(w).exists():
             raise UserError(f"model file not found: {w}")
-        meta = getattr(self, f"_load_{kind}")(weights if kind == "pt" else w)
+        meta = self._load_edge(kind, w) if kind in EDGE_KINDS else getattr(self, f"_load_{kind}")(
+            weights if kind == "pt" else w)
         self.stride = int(meta.get("stride", 32))
         self.names = parse_names(meta["names"]) if meta.get("names") else default_names(data)
+
+    def _load_edge(self, kind: str, w: str) -> dict:
+        """TFLite, SavedModel, GraphDef, NCNN, Paddle and CoreML through models/runtimes.py; the rest say why not."""
+        if kind in EDGE_UNRUNNABLE:
+            raise UserError(f"{w}: {EDGE_UNRUNNABLE[kind]}")
+        self.runtime = getattr(runtimes, f"load_{kind}")(w)
+        self.input_shape = self.runtime.input_shape
+        return self.runtime.meta
 
     def _load_pt(self, weights: str | list) -> dict:
         from models.loading import attempt_load
@@ -166,6 +197,8 @@ class DetectMultiBackend(nn.Module):
             y = self.net.forward()
         elif self.onnx:
             y = self.session.run(self.output_names, {self.input_name: im.cpu().numpy()})
+        elif self.runtime is not None:
+            y = self.runtime.run(im.float().cpu().numpy())
         else:
             y = list(self.executable(im.cpu().numpy()).values())
         if isinstance(y, (list, tuple)):

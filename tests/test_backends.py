@@ -17,6 +17,9 @@ CPU = torch.device("cpu")
 @pytest.mark.parametrize("path, kind", [
     ("best.pt", "pt"), ("a/best.torchscript", "jit"), ("best.onnx", "onnx"),
     ("best_openvino_model", "openvino"), ("best_openvino_model/best.xml", "openvino"),
+    ("best_saved_model", "saved_model"), ("best.pb", "pb"), ("best-fp32.tflite", "tflite"),
+    ("best-int8_edgetpu.tflite", "edgetpu"), ("best_web_model", "tfjs"), ("best_paddle_model", "paddle"),
+    ("best_ncnn_model", "ncnn"), ("best.mlpackage", "coreml"), ("best.mlmodel", "coreml"), ("best.engine", "engine"),
 ])
 def test_model_type(path, kind):
     assert model_type(path) == kind
@@ -24,7 +27,7 @@ def test_model_type(path, kind):
 
 def test_unsupported_format_is_user_error():
     with pytest.raises(UserError, match="not supported"):
-        model_type("best.tflite")
+        model_type("best.h5")
 
 
 def test_parse_names_from_any_metadata_form():
@@ -85,3 +88,30 @@ def test_missing_export_is_user_error(tmp_path):
     with pytest.raises(UserError, match="no .xml"):
         (tmp_path / "x_openvino_model").mkdir()
         DetectMultiBackend(tmp_path / "x_openvino_model", CPU)
+
+
+def test_onnx_metadata_is_yolov5s_python_literal(fixed_onnx):
+    import ast
+
+    _, f, _ = fixed_onnx
+    meta = {p.key: p.value for p in onnx.load(str(f)).metadata_props}
+    assert int(meta["stride"]) == 32 and ast.literal_eval(meta["names"])[5] == "bus"  # YOLOv5's own parsing
+
+
+def test_older_json_onnx_metadata_still_read(fixed_onnx, tmp_path):
+    _, f, _ = fixed_onnx
+    model = onnx.load(str(f))
+    for p in model.metadata_props:
+        if p.key == "names":
+            p.value = '{"0": "cat", "1": "dog"}'  # what this project wrote before YOLOv5's form
+    old = tmp_path / "old.onnx"
+    onnx.save(model, str(old))
+    assert DetectMultiBackend(old, CPU).names == {0: "cat", 1: "dog"}
+
+
+@pytest.mark.parametrize("name, message", [("m.engine", "NVIDIA GPU"), ("m-int8_edgetpu.tflite", "Coral"),
+                                           ("m_web_model", "browser")])
+def test_unrunnable_formats_say_why(tmp_path, name, message):
+    (tmp_path / name).touch()
+    with pytest.raises(UserError, match=message):
+        DetectMultiBackend(tmp_path / name, CPU)

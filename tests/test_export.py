@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 from pathlib import Path
@@ -66,7 +67,8 @@ def test_metadata_stride_and_names(yolov5n_exports):
     w, _, _ = yolov5n_exports
     meta = {p.key: p.value for p in onnx.load(str(w.with_suffix(".onnx"))).metadata_props}
     assert meta["stride"] == "32"
-    assert json.loads(meta["names"])["0"] == "person" and len(json.loads(meta["names"])) == 80
+    names = ast.literal_eval(meta["names"])  # as YOLOv5's DetectMultiBackend reads it
+    assert names[0] == "person" and len(names) == 80
     extra = {"config.txt": ""}
     torch.jit.load(str(w.with_suffix(".torchscript")), _extra_files=extra)
     config = json.loads(extra["config.txt"])
@@ -103,7 +105,7 @@ def test_fixed_shape_export_records_its_input(tmp_path, yolov5n_pt):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"include": ("tflite",)}, "invalid --include"),
+    ({"include": ("tflite2",)}, "invalid --include"),
     ({"include": ("onnx",), "half": True}, "--half only compatible with GPU"),
 ])
 def test_bad_options_are_user_errors(tmp_path, yolov5n_pt, kwargs, message):
@@ -127,13 +129,129 @@ def test_openvino_int8_calibrated_on_data(tmp_path, yolov5n_pt):
     assert any(p.suffix == ".bin" and p.stat().st_size < 3e6 for p in Path(f).iterdir())  # int8, not 7 MB fp32
 
 
-def test_optimize_needs_xnnpack(tmp_path, yolov5n_pt):
+def test_optimize_needs_xnnpack(tmp_path, yolov5n_pt, log_lines):
     from torch.backends import xnnpack
 
     w = copy_weights(yolov5n_pt, tmp_path)
     if not xnnpack.enabled:
-        with pytest.raises(UserError, match="XNNPACK"):
+        with pytest.raises(UserError, match="export failed for TorchScript"):
             export.run(weights=w, imgsz=(64,), include=("torchscript",), optimize=True)
+        assert any("XNNPACK" in line for line in log_lines)
     else:
         (f,) = export.run(weights=w, imgsz=(64,), include=("torchscript",), optimize=True)
         assert Path(f).stat().st_size > 1e6
+
+
+def missing(*packages: str) -> list[str]:
+    """pip names of the packages (import name = pip name with - as _ unless given as 'module=pip') not installed."""
+    pairs = [p.split("=") if "=" in p else (p.replace("-", "_"), p) for p in packages]
+    return [pip for module, pip in pairs if importlib.util.find_spec(module) is None]
+
+
+def needs(*packages: str):
+    """Skip, naming the missing packages (see requirements-export.txt)."""
+    gone = missing(*packages)
+    return pytest.mark.skipif(bool(gone), reason=f"needs {', '.join(gone)} (pip install -r requirements-export.txt)")
+
+
+TF_PACKAGES = ("tensorflow", "onnx2tf", "onnxslim", "ai-edge-litert", "tf-keras", "onnx-graphsurgeon=onnx_graphsurgeon")
+
+
+def test_failed_format_leaves_no_file_and_fails_run(tmp_path, yolov5n_pt, log_lines):
+    w = copy_weights(yolov5n_pt, tmp_path)
+    with pytest.raises(SystemExit) as e:
+        export.main(export.parse_opt(["--weights", str(w), "--imgsz", "64", "--include", "torchscript", "onnx",
+                                      "engine", "--opset", "99"]))
+    assert e.value.code != 0
+    assert w.with_suffix(".torchscript").exists() and not w.with_suffix(".onnx").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial file left
+    failures = [line for line in log_lines if "export failure" in line]
+    assert len(failures) == 2 and any("opset" in line.lower() for line in failures)  # ONNX, then TensorRT
+    assert any("NVIDIA GPU" in line for line in failures)
+
+
+@pytest.fixture(scope="module")
+def ghost_ncnn(tmp_path_factory):
+    from tests.conftest import shared_path
+
+    w = copy_weights(shared_path("weights/yolov5n-ghostdyn-seedpatch.pt"), tmp_path_factory.mktemp("ncnn"))
+    return w, export.run(weights=w, imgsz=(64, 96), include=("ncnn",))
+
+
+@needs("pnnx", "ncnn")
+def test_ghost_model_ncnn_equals_pytorch(ghost_ncnn):
+    w, (f,) = ghost_ncnn
+    m = DetectMultiBackend(f, CPU)
+    assert m.ncnn and m.names[5] == "bus" and m.stride == 32 and m.input_shape == (1, 3, 64, 96)
+    assert_matches_pytorch(DetectMultiBackend(w, CPU), [f], shapes=((1, 64, 96),))
+
+
+@needs("pnnx", "ncnn")
+def test_ncnn_int8_is_one_failure_line(tmp_path, yolov5n_pt, log_lines):
+    with pytest.raises(UserError, match="export failed for NCNN"):
+        export.run(weights=copy_weights(yolov5n_pt, tmp_path), imgsz=(64,), include=("ncnn",), int8=True,
+                   data="coco8.yaml")
+    assert any("ncnn2int8" in line for line in log_lines) and not list(tmp_path.glob("*ncnn_model"))
+
+
+@pytest.fixture(scope="module")
+def tf_exports(tmp_path_factory):
+    """yolov5n at 64 px: SavedModel, GraphDef and fp32 TFLite from one onnx2tf run, INT8 TFLite from another."""
+    from tests.conftest import shared_path
+
+    w = copy_weights(shared_path("weights/yolov5n.pt"), tmp_path_factory.mktemp("tf"))
+    files = export.run(weights=w, imgsz=(64,), include=("saved_model", "pb", "tflite"))
+    (_, int8), = [export.run(weights=w, imgsz=(64,), include=("tflite",), int8=True, data="coco8.yaml")]
+    return w, files, int8
+
+
+@needs(*TF_PACKAGES)
+def test_tensorflow_family_equals_pytorch_with_metadata(tf_exports):
+    w, files, _ = tf_exports
+    stem = w.with_suffix("")
+    assert files == [f"{stem}_saved_model", f"{stem}.pb", f"{stem}-fp32.tflite"]
+    for f in files:
+        m = DetectMultiBackend(f, CPU)
+        assert m.names[5] == "bus" and m.stride == 32 and m.input_shape == (1, 3, 64, 64), f
+    assert_matches_pytorch(DetectMultiBackend(w, CPU), files, shapes=((1, 64, 64),))
+
+
+@needs(*TF_PACKAGES)
+def test_tflite_metadata_as_yolov5_reads_it(tf_exports):
+    import zipfile
+
+    _, files, _ = tf_exports
+    with zipfile.ZipFile(files[-1]) as z:
+        meta = ast.literal_eval(z.read(z.namelist()[0]).decode("utf-8"))
+    assert meta["stride"] == 32 and meta["names"][0] == "person"
+
+
+@needs(*TF_PACKAGES)
+def test_tflite_int8_calibrated_keeps_detections(tf_exports, bus_jpg):
+    from utils.inference.nms import non_max_suppression
+
+    w, files, int8 = tf_exports
+    assert int8.endswith("-int8.tflite") and Path(int8).stat().st_size < 0.5 * Path(files[-1]).stat().st_size
+    import cv2
+
+    im = cv2.resize(cv2.imread(str(bus_jpg)), (64, 64))[:, :, ::-1].transpose(2, 0, 1).copy()
+    x = torch.from_numpy(im)[None].float() / 255
+    ref = non_max_suppression(DetectMultiBackend(w, CPU)(x)[0], 0.25, 0.45)[0]
+    q = DetectMultiBackend(int8, CPU)
+    y = q(x)
+    assert y.shape == (1, 252, 85) and (y[..., 4] - DetectMultiBackend(w, CPU)(x)[0][..., 4]).abs().max() < 0.1
+    det = non_max_suppression(y, 0.25, 0.45)[0]
+    assert len(ref) and {int(c) for c in det[:, 5]} & {int(c) for c in ref[:, 5]}
+
+
+def test_missing_package_is_named_in_one_line(tmp_path, yolov5n_pt, log_lines, monkeypatch):
+    import utils.export.outputs as outputs
+
+    real = outputs.importlib.import_module
+    monkeypatch.setattr(outputs.importlib, "import_module",
+                        lambda name: (_ for _ in ()).throw(ImportError(name)) if name == "pnnx" else real(name))
+    w = copy_weights(yolov5n_pt, tmp_path)
+    with pytest.raises(UserError, match="export failed for NCNN"):
+        export.run(weights=w, imgsz=(64,), include=("torchscript", "ncnn"))
+    assert [line for line in log_lines if "export failure" in line and "pip install pnnx" in line]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["yolov5n.pt", "yolov5n.torchscript"]
