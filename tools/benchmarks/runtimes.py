@@ -1,0 +1,132 @@
+"""Each model in every CPU runtime we ship, side by side: ms/image and the ratio of each model to the first one.
+
+    python -m tools.benchmarks.runtimes --weights ../shared/weights/yolov5n.pt \
+        ../shared/weights/yolov5n-ghostdyn-seedpatch.pt --imgsz 640 --threads 1 --clock cpu
+
+Runtimes: PyTorch (fused, eager), TorchScript (traced at batch 1, batch-agnostic), ONNX Runtime on a static export per
+batch size and on one --dynamic export, OpenVINO (when installed) on the static ONNX exports. Exports are written to
+runs/benchmarks/runtimes/; all sides of one batch size run in turns in this process, at --threads threads each.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from copy import deepcopy
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tools.benchmarks.cli import Settings, main
+from tools.benchmarks.timing import measure
+from tools.benchmarks.variants import quiet
+from utils.files import ROOT
+
+TITLE = "Runtimes at {imgsz}, ms/image; ratio = model / first model in the same runtime and batch"
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+def checkpoint_copy(weights: str, model: torch.nn.Module, folder: Path) -> Path:
+    """The weights as a checkpoint in folder, where export.py writes its files (YAMLs are saved from the model)."""
+    from models.checkpoints import save_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    f = folder / f"{Path(weights).stem}.pt"
+    if str(weights).endswith(".pt"):
+        shutil.copyfile(weights, f)
+    else:
+        m = deepcopy(model).requires_grad_(False)
+        m.nc = m.model[-1].nc
+        save_checkpoint({"epoch": -1, "best_fitness": None, "model": m.half(), "ema": None, "updates": None,
+                         "optimizer": None}, f)
+    return f
+
+
+def exports(pt: Path, imgsz: int, batch: int, dynamic: bool) -> dict[str, Path]:
+    """{kind: file} of export.py's TorchScript, ONNX and (installed) OpenVINO files for one batch size."""
+    import export
+
+    include = ["onnx"] + ([] if dynamic else ["torchscript"]) + (
+        ["openvino"] if importlib.util.find_spec("openvino") and not dynamic else [])
+    with quiet():
+        files = export.run(weights=pt, imgsz=(imgsz,), batch_size=batch, include=include, dynamic=dynamic)
+    return {Path(f).suffix or "openvino": Path(f) for f in files}
+
+
+def onnxruntime_runner(f: Path, threads: int) -> Runner:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(str(f), so, providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def openvino_runner(d: Path, threads: int) -> Runner:
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(str(next(d.glob("*.xml"))), "CPU",
+                                  {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"})
+    return lambda x: compiled(x)[0]
+
+
+def torch_runner(model: torch.nn.Module, device: torch.device) -> Runner:
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(x).to(device))[0].cpu().numpy()
+
+    return run
+
+
+def runners(name: str, weights: str, model: torch.nn.Module, s: Settings, batch: int,
+            folder: Path) -> dict[str, Runner]:
+    """{runtime: run(images) -> predictions} of one model at one batch size."""
+    with quiet(), torch.no_grad():
+        fused = deepcopy(model).fuse().eval()
+    out = {"PyTorch fused": torch_runner(fused, s.device)}
+    if s.device.type != "cpu":
+        return out
+    static = exports(checkpoint_copy(weights, model, folder / name / f"b{batch}"), s.imgsz, batch, False)
+    dynamic = exports(checkpoint_copy(weights, model, folder / name / "dynamic"), s.imgsz, 1, True)
+    ts = torch.jit.load(str(static[".torchscript"]))
+    out["TorchScript"] = torch_runner(ts, s.device)
+    out["ONNX Runtime static"] = onnxruntime_runner(static[".onnx"], s.threads)
+    out["ONNX Runtime --dynamic"] = onnxruntime_runner(dynamic[".onnx"], s.threads)
+    if "openvino" in static:
+        out["OpenVINO static"] = openvino_runner(static["openvino"], s.threads)
+    return out
+
+
+def table(s: Settings) -> pd.DataFrame:
+    """Rows: runtime and batch; columns: each model's ms/image, its ratio to the first model, and the largest
+    difference of its predictions from PyTorch's (boxes / image size, confidences)."""
+    folder = ROOT / "runs/benchmarks/runtimes"
+    torch.backends.cudnn.benchmark = s.device.type == "cuda"
+    names = list(s.models)
+    rows = []
+    for b in s.inference_batches:
+        sides = {name: runners(name, w, s.models[name], s, b, folder) for name, w in zip(names, s.weights)}
+        x = np.random.default_rng(0).random((b, 3, s.imgsz, s.imgsz), dtype=np.float32)
+        for runtime in sides[names[0]]:
+            fns = {name: (lambda f=sides[name][runtime]: f(x)) for name in names if runtime in sides[name]}
+            diffs = {}
+            for name, fn in fns.items():  # these calls also warm up TorchScript's profiling executor
+                y, y0 = fn(), sides[name]["PyTorch fused"](x)
+                scale = np.array([s.imgsz] * 4 + [1] * (y0.shape[-1] - 4), dtype=np.float32)
+                diffs[name] = float((np.abs(y - y0) / scale).max())
+            t = measure(fns, s.runs, clock=s.clock)
+            row = {"runtime": runtime, "batch": b}
+            for name in fns:
+                row[f"{name} ms/img"] = t[name] / b * 1e3
+                row[f"{name} ratio"] = t[name] / t[names[0]]
+                row[f"{name} diff vs PyTorch"] = diffs[name]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    main(("runtimes",))
