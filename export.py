@@ -225,12 +225,13 @@ def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict
                       log: Exports) -> None:
     """SavedModel (always, as YOLOv5), then GraphDef, TFLite, Edge TPU and TF.js from one onnx2tf conversion."""
     wanted = ["saved_model"] + [x for x in TF_FORMATS[1:] if x in include]
-    if "edgetpu" in wanted:
-        try:
-            tf_export.edgetpu_compiler()
-        except UserError as e:  # checked first: Edge TPU alone needs the slower INT8 conversion
-            log.fail(FORMAT_NAMES["edgetpu"], e)
-            wanted.remove("edgetpu")
+    for x, check in (("edgetpu", tf_export.edgetpu_compiler), ("tfjs", tf_export.tfjs_converter)):
+        if x in wanted:
+            try:
+                check()
+            except UserError as e:  # checked before the long conversion they would otherwise wait for
+                log.fail(FORMAT_NAMES[x], e)
+                wanted.remove(x)
     onnx_file = work = None
     try:
         onnx_file = export_tf_onnx(model, im, file, opset)

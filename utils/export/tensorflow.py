@@ -156,12 +156,21 @@ def export_edgetpu(work: Path, file: Path, meta: dict, prefix: str) -> Path:
     return f
 
 
+def tfjs_converter() -> str:
+    """The tensorflowjs package's converter program, or one line naming the package."""
+    require("tensorflowjs", "tensorflowjs", "TF.js export")
+    converter = shutil.which("tensorflowjs_converter")
+    if converter is None:
+        raise UserError("TF.js export needs the tensorflowjs_converter program of the tensorflowjs package on PATH")
+    return converter
+
+
 def export_tfjs(work: Path, file: Path, meta: dict, prefix: str) -> Path:
     """<name>_web_model/: the SavedModel as a TF.js graph model (tensorflowjs_converter) and metadata.yaml."""
-    require("tensorflowjs", "tensorflowjs", "TF.js export")
+    converter = tfjs_converter()
     f = Path(str(file.with_suffix("")) + "_web_model")
     with atomic_output(f) as tmp:
-        subprocess.run(["tensorflowjs_converter", "--input_format=tf_saved_model", str(work / "saved_model"),
+        subprocess.run([converter, "--input_format=tf_saved_model", str(work / "saved_model"),
                         str(tmp)], check=True)
         write_yaml_metadata(tmp, meta)
     return f
