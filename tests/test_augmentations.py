@@ -182,7 +182,8 @@ LETTERBOX_SETTINGS = ["s64", "s64_auto", "s64_noscaleup", "s64_scalefill", "rect
 def test_letterbox_matches_yolov5(setting):
     g = golden("letterbox.npz")
     for k in range(int(g["images"])):
-        out, ratio, pad = letterbox(g[f"im{k}"], tuple(g[f"{setting}__new_shape"].tolist()), color=tuple(g["color"].tolist()),
+        new_shape, color = tuple(g[f"{setting}__new_shape"].tolist()), tuple(g["color"].tolist())
+        out, ratio, pad = letterbox(g[f"im{k}"], new_shape, color=color,
                                     auto=bool(g[f"{setting}__auto"]), scaleFill=bool(g[f"{setting}__scaleFill"]),
                                     scaleup=bool(g[f"{setting}__scaleup"]), stride=int(g[f"{setting}__stride"]))
         ref = f"{setting}__im{k}"

@@ -1,4 +1,4 @@
-"""The user's whole path on the in-repo sample set: train until the loss falls, then val, detect, export, run the export.
+"""The user's whole path on the in-repo sample set: train until the loss falls, then val, detect, export, run it.
 
 Every step is the real script in its own process, as a user types it. Training is tiny (64 px, yolov5n from scratch,
 20 one-batch epochs). YOLOv5 warms up for at least 100 iterations, so with one batch per epoch the weights' learning

@@ -9,7 +9,8 @@ import torch.nn as nn
 
 from tests.conftest import golden
 from utils.torch_utils import smart_optimizer
-from utils.training.lr_schedule import NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda, one_cycle, warmup_iterations
+from utils.training.lr_schedule import (NOMINAL_BATCH, accumulation, apply_warmup, lr_lambda, one_cycle,
+                                        warmup_iterations)
 
 HYP = {"warmup_epochs": 3.0, "warmup_bias_lr": 0.1, "warmup_momentum": 0.8, "momentum": 0.937}
 
