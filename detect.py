@@ -29,7 +29,7 @@ from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, check_file, increment_path, safe_filename
+from utils.files import ROOT_REL, check_file, increment_path, safe_filename
 from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
@@ -107,11 +107,12 @@ class ResultSaver:
     line_thickness: int = 3
     hide_labels: bool = False
     hide_conf: bool = False
+    save_format: int = 0  # --save-txt boxes: 0 YOLO xywh, 1 Pascal-VOC xyxy (both normalized)
 
     def record(self, p: Path, im0: np.ndarray, det: torch.Tensor, txt_path: str) -> np.ndarray:
         """Write label lines, crops and CSV rows for det (boxes in im0 pixels); return im0 annotated if drawn."""
         if self.save_txt:  # lines in the order YOLOv5 writes them: last detection first
-            write_yolo_labels(f"{txt_path}.txt", det.flip(0), im0.shape, self.save_conf)
+            write_yolo_labels(f"{txt_path}.txt", det.flip(0), im0.shape, self.save_conf, self.save_format)
         imc = im0.copy() if self.save_crop else im0
         annotator = Annotator(im0, line_width=self.line_thickness, example=str(self.names))
         for *xyxy, conf, cls in reversed(det):
@@ -154,14 +155,14 @@ def open_source(source: str, kind: SourceKind, imgsz: list[int], stride: int, au
 
 
 @torch.inference_mode()
-def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = ROOT / "data/images",
-        data: str | Path = ROOT / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
+def run(weights: str | Path | list = ROOT_REL / "yolov5s.pt", source: str | Path = ROOT_REL / "data/images",
+        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
         iou_thres: float = 0.45, max_det: int = 1000, device: str = "", view_img: bool = False,
         save_txt: bool = False, save_csv: bool = False, save_conf: bool = False, save_crop: bool = False,
         nosave: bool = False, classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False,
-        visualize: bool = False, update: bool = False, project: str | Path = ROOT / "runs/detect", name: str = "exp",
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT_REL / "runs/detect", name: str = "exp",
         exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False, hide_conf: bool = False,
-        half: bool = False, dnn: bool = False, vid_stride: int = 1, compile: bool = False) -> Path:
+        half: bool = False, dnn: bool = False, vid_stride: int = 1, compile: bool = False, save_format: int = 0) -> Path:
     """Detect objects in every frame of source and save what was asked for; returns the run folder."""
     source = str(source)
     save_img = not nosave and not source.endswith(".txt")
@@ -177,13 +178,13 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
     if compile:
         compile_backend(model, device, "detect: ")
     names = model.names
-    imgsz = check_img_size(imgsz, s=model.stride)
+    imgsz = model.export_imgsz(check_img_size(imgsz, s=model.stride))
     auto = model.input_shape is None  # minimum rectangles unless the model was exported for one fixed shape
     dataset = open_source(source, kind, imgsz, model.stride, auto, vid_stride)
     bs = len(dataset) if kind.webcam else 1
     model.check_input_size(imgsz, bs)
     saver = ResultSaver(save_dir, names, VideoSaver(bs), save_img, save_txt, save_csv, save_conf, save_crop,
-                        view_img and can_show_windows(), line_thickness, hide_labels, hide_conf)
+                        view_img and can_show_windows(), line_thickness, hide_labels, hide_conf, save_format)
     model.warmup(imgsz=(1 if model.pt else bs, 3, *imgsz))
 
     seen, dt = 0, [0.0, 0.0, 0.0]
@@ -242,9 +243,9 @@ def append_csv(csv_path: Path, image_name: str, prediction: str, confidence: flo
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """detect.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT / "yolov5s.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=ROOT / "data/images", help="file/dir/URL/glob/0(webcam)/.streams")
-    parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="(optional) dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s.pt", help="model path(s)")
+    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/0(webcam)/.streams")
+    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="(optional) dataset.yaml path")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
     parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")
     parser.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
@@ -252,6 +253,8 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--view-img", action="store_true", help="show results")
     parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
+    parser.add_argument("--save-format", type=int, default=0, choices=(0, 1),
+                        help="--save-txt box coordinates: 0 YOLO (normalized xywh), 1 Pascal-VOC (normalized xyxy)")
     parser.add_argument("--save-csv", action="store_true", help="save results in CSV format")
     parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
     parser.add_argument("--save-crop", action="store_true", help="save cropped prediction boxes")
@@ -261,7 +264,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", action="store_true", help="augmented inference")
     parser.add_argument("--visualize", action="store_true", help="visualize features")
     parser.add_argument("--update", action="store_true", help="update all models")
-    parser.add_argument("--project", default=ROOT / "runs/detect", help="save results to project/name")
+    parser.add_argument("--project", default=ROOT_REL / "runs/detect", help="save results to project/name")
     parser.add_argument("--name", default="exp", help="save results to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--line-thickness", default=3, type=int, help="bounding box thickness (pixels)")

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import math
 import random
+import shutil
+import subprocess
 import sys
 import time
 from copy import deepcopy
@@ -42,8 +45,9 @@ from utils.data.loaders import create_dataloader  # noqa: E402
 from utils.downloads import attempt_download  # noqa: E402
 from utils.training.early_stopping import EarlyStopping  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.training.evolve import evolvable, history, mutate, record_generation  # noqa: E402
-from utils.files import ROOT, RunLock, check_file, check_yaml, increment_path, yaml_save  # noqa: E402
+from utils.training.evolve import (constrain, evolvable, history, load_population, mutate,  # noqa: E402
+                                   record_generation)
+from utils.files import ROOT_REL, RunLock, check_file, check_yaml, increment_path, yaml_save  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.hyps import load_hyp  # noqa: E402
 from utils.training.loss import ComputeLoss, scale_loss_gains  # noqa: E402
@@ -406,10 +410,10 @@ def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device)
 
 def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", type=str, default=ROOT / "yolov5s.pt", help="initial weights path")
+    parser.add_argument("--weights", type=str, default=ROOT_REL / "yolov5s.pt", help="initial weights path")
     parser.add_argument("--cfg", type=str, default="", help="model.yaml path")
-    parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--hyp", type=str, default=ROOT / "data/hyps/hyp.scratch-low.yaml", help="hyperparameters path")
+    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--hyp", type=str, default=ROOT_REL / "data/hyps/hyp.scratch-low.yaml", help="hyperparameters path")
     parser.add_argument("--epochs", type=int, default=100, help="total training epochs")
     parser.add_argument("--batch-size", type=int, default=16, help="total batch size for all GPUs, -1 for autobatch")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="train, val image size (pixels)")
@@ -420,6 +424,9 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--noautoanchor", action="store_true", help="disable AutoAnchor")
     parser.add_argument("--noplots", action="store_true", help="save no plot files")
     parser.add_argument("--evolve", type=int, nargs="?", const=300, help="evolve hyperparameters for x generations")
+    parser.add_argument("--evolve_population", type=str, default=ROOT_REL / "data/hyps",
+                        help="location for loading population")
+    parser.add_argument("--resume_evolve", type=str, default=None, help="resume evolve from last generation")
     parser.add_argument("--cache", type=str, nargs="?", const="ram", help="image --cache ram/disk")
     parser.add_argument("--image-weights", action="store_true", help="use weighted image selection for training")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
@@ -428,7 +435,7 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--optimizer", type=str, choices=["SGD", "Adam", "AdamW"], default="SGD", help="optimizer")
     parser.add_argument("--sync-bn", action="store_true", help="use SyncBatchNorm, only available in DDP mode")
     parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
-    parser.add_argument("--project", default=ROOT / "runs/train", help="save to project/name")
+    parser.add_argument("--project", default=ROOT_REL / "runs/train", help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--quad", action="store_true", help="quad dataloader")
@@ -445,6 +452,11 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--teacher-warmup-images", type=str, default="",
                         help="image folder or list for the warm start (default: the training images)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=-1, help="Automatic DDP Multi-GPU argument")
+    parser.add_argument("--bucket", type=str, default="", help="gsutil bucket")
+    parser.add_argument("--entity", default=None, help="Entity")
+    parser.add_argument("--upload_dataset", nargs="?", const=True, default=False, help='Upload data, "val" option')
+    parser.add_argument("--bbox_interval", type=int, default=-1, help="Set bounding-box image logging interval")
+    parser.add_argument("--artifact_alias", type=str, default="latest", help="Version of dataset artifact to use")
     return parser.parse_known_args(args)[0] if known else parser.parse_args(args)
 
 
@@ -452,7 +464,7 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
     """Resolve files and the run folder; for --resume, the interrupted run's own options."""
     if opt.resume and not opt.evolve:
         return resume_options(opt.resume, Path(opt.project).parent, defaults=vars(parse_opt(args=[])))
-    opt.data, opt.cfg = str(Path(check_file(opt.data)).resolve()), check_yaml(opt.cfg) if opt.cfg else ""
+    opt.data, opt.cfg = check_file(opt.data), check_yaml(opt.cfg) if opt.cfg else ""
     opt.hyp = load_hyp(opt.hyp)  # checked before anything trains; a dict from here on, as opt.yaml records it
     opt.weights, opt.project = str(opt.weights), str(opt.project)
     if not (opt.cfg or opt.weights):
@@ -463,8 +475,8 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
         raise UserError(f"--teacher-warmup-steps {opt.teacher_warmup_steps} must be 0 (no warm start) or more")
     opt.teacher = str(Path(opt.teacher).resolve()) if opt.teacher and Path(opt.teacher).is_file() else opt.teacher
     if opt.evolve:
-        if opt.project == str(ROOT / "runs/train"):
-            opt.project = str(ROOT / "runs/evolve")
+        if opt.project == str(ROOT_REL / "runs/train"):
+            opt.project = str(ROOT_REL / "runs/evolve")
         opt.exist_ok, opt.resume = opt.resume, False
     if opt.name == "cfg":
         opt.name = Path(opt.cfg).stem
@@ -500,10 +512,15 @@ def evolve(opt: argparse.Namespace, device: torch.device) -> None:
     opt.noval, opt.nosave = True, True
     save_dir = Path(opt.save_dir)
     evolve_csv = save_dir / "evolve.csv"
+    population = load_population(hyp, opt.resume_evolve, opt.evolve_population)
+    sync_bucket(opt.bucket, f"gs://{opt.bucket}/evolve.csv", evolve_csv)
     for _ in range(opt.evolve):
-        hyp = mutate(hyp, limits, history(evolve_csv))
+        data = history(evolve_csv)
+        done = 0 if data is None else len(data)  # generation 1 trains --hyp, the next ones the population
+        hyp = constrain(population[done - 1], limits) if 1 <= done <= len(population) else mutate(hyp, limits, data)
         results = train(dict(hyp), opt, device)
         record_generation(tuple(float(x) for x in results), hyp, save_dir)
+        sync_bucket(opt.bucket, evolve_csv, f"gs://{opt.bucket}")
     from utils.evaluation.plots import plot_evolve
 
     plot_evolve(evolve_csv)
@@ -512,9 +529,30 @@ def evolve(opt: argparse.Namespace, device: torch.device) -> None:
                 f"Usage example: $ python train.py --hyp {save_dir / 'hyp_evolve.yaml'}")
 
 
+def sync_bucket(bucket: str, src: str | Path, dst: str | Path) -> None:
+    """--bucket: copy evolve.csv from / to Google Cloud Storage with gsutil, as YOLOv5 does."""
+    if not bucket:
+        return
+    if shutil.which("gsutil") is None:
+        LOGGER.info(f"--bucket {bucket}: gsutil is not installed, evolve.csv stays in the run folder only")
+        return
+    subprocess.run(["gsutil", "cp", str(src), str(dst)], check=False)
+
+
+def note_logger_flags(opt: argparse.Namespace) -> None:
+    """YOLOv5's Weights & Biases / ClearML / Comet flags: accepted; one line when set but no such logger exists."""
+    logger_flags = {"entity": None, "upload_dataset": False, "bbox_interval": -1, "artifact_alias": "latest"}
+    used = [f"--{k}" for k, default in logger_flags.items() if getattr(opt, k) != default]
+    loggers = [m for m in ("wandb", "clearml", "comet_ml") if importlib.util.find_spec(m) is not None]
+    if used and not loggers:
+        LOGGER.info(f"{', '.join(used)}: options of the Weights & Biases / ClearML / Comet loggers, none of which is "
+                    f"installed; ignored")
+
+
 def main(opt: argparse.Namespace) -> None:
     if RANK in {-1, 0}:
         print_args(vars(opt), "train: ")
+        note_logger_flags(opt)
     check_args(vars(opt), special={"batch_size": ((-1, "AutoBatch"),)})
     opt = prepare_options(opt)
     device = select_device(opt.device, batch_size=opt.batch_size)

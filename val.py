@@ -25,7 +25,7 @@ from utils.evaluation.coco_eval import (coco_class_map, find_annotations, image_
 from utils.data.config import check_dataset
 from utils.data.loaders import create_dataloader
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, check_yaml, increment_path
+from utils.files import ROOT_REL, check_yaml, increment_path
 from utils.logger import LOGGER, colorstr, print_args
 from utils.evaluation.metrics import ConfusionMatrix, at_best_f1, class_curves, iou_thresholds, match_predictions
 from utils.inference.nms import non_max_suppression
@@ -46,10 +46,13 @@ def _load_model(weights, device: torch.device, dnn: bool, data, half: bool, batc
     model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
     imgsz = check_img_size(imgsz, s=model.stride)
     if model.input_shape is not None:  # a fixed-shape export runs only at its own batch and image size
-        batch_size = model.input_shape[0]
+        batch_size, h, w = model.input_shape[0], *model.export_imgsz((imgsz, imgsz))
+        if h != w:
+            raise UserError(f"val.py letterboxes to a square --imgsz, but {weights} was exported for {h}x{w} input; "
+                            f"export at a square size or with --dynamic")
+        imgsz = h
         LOGGER.info(f"Forcing --batch-size {batch_size} square inference ({batch_size},3,{imgsz},{imgsz}) "
                     f"for a fixed-shape exported model")
-        model.check_input_size((imgsz, imgsz), batch_size)
     return model, imgsz, batch_size
 
 
@@ -236,7 +239,7 @@ def _cli_dataloader(model, data: dict, task: str, imgsz: int, batch_size: int, s
 def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: float = 0.001,
         iou_thres: float = 0.6, max_det: int = 300, task: str = "val", device: str = "", workers: int = 8,
         single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
-        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT / "runs/val",
+        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT_REL / "runs/val",
         name: str = "exp", exist_ok: bool = False, half: bool = True, dnn: bool = False, plots: bool = True,
         compile: bool = False):
     """Validate weights from the command line: load, evaluate, print the table and speed, save the run folder.
@@ -271,8 +274,8 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """val.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT / "yolov5s.pt", help="model path(s)")
+    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s.pt", help="model path(s)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="inference size (pixels)")
     parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
@@ -288,7 +291,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-hybrid", action="store_true", help="save label+prediction hybrid results to *.txt")
     parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
     parser.add_argument("--save-json", action="store_true", help="save a COCO-JSON results file")
-    parser.add_argument("--project", default=ROOT / "runs/val", help="save to project/name")
+    parser.add_argument("--project", default=ROOT_REL / "runs/val", help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")

@@ -131,7 +131,10 @@ class DetectMultiBackend(nn.Module):
         extra = {"config.txt": ""}
         model = torch.jit.load(w, _extra_files=extra, map_location=self.device)
         self.model = model.half() if self.fp16 else model.float()
-        return json.loads(extra["config.txt"]) if extra["config.txt"] else {}
+        meta = json.loads(extra["config.txt"]) if extra["config.txt"] else {}
+        if meta.get("shape"):  # traced at one (B,3,H,W): its Detect grids are constants of that size
+            self.input_shape = tuple(int(x) for x in meta["shape"])
+        return meta
 
     def _load_onnx(self, w: str) -> dict:
         return self._load_onnx_dnn(w) if self.dnn else self._load_onnx_runtime(w)
@@ -208,6 +211,16 @@ class DetectMultiBackend(nn.Module):
     def from_numpy(self, x):
         """Backend outputs as torch tensors on the model's device."""
         return torch.from_numpy(x).to(self.device) if isinstance(x, np.ndarray) else x
+
+    def export_imgsz(self, imgsz: tuple[int, int]) -> tuple[int, int]:
+        """The (h, w) to letterbox images to: a fixed-shape export's own size (as YOLOv5 pads to it), else imgsz."""
+        if self.input_shape is None:
+            return tuple(imgsz)
+        h, w = self.input_shape[2:]
+        if (h, w) != tuple(imgsz):
+            LOGGER.info(f"model exported for {h}x{w} input: images are letterboxed to {h}x{w} instead of "
+                        f"--imgsz {imgsz[0]} {imgsz[1]} (export with --dynamic for other sizes)")
+        return h, w
 
     def check_input_size(self, imgsz: tuple[int, int], batch_size: int = 1) -> None:
         """Fail clearly when a fixed-shape export is asked to run at another image or batch size."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 
-from utils.training.evolve import HYP_LIMITS, RESULT_KEYS, constrain, evolvable, history, mutate, record_generation
+from utils.errors import UserError
 from utils.files import ROOT
+from utils.training.evolve import (HYP_LIMITS, RESULT_KEYS, constrain, evolvable, history, load_population, mutate,
+                                   record_generation)
 
 
 def _hyp() -> dict:
@@ -49,3 +52,20 @@ def test_generations_are_recorded_and_bred_from(tmp_path):
         if gain == 0:  # fixed hyps are copied from a parent unchanged
             assert child[k] in (hyp[k], better[k])
     assert np.isfinite(list(child.values())).all()
+
+
+def test_population_from_folder_or_resume_file_like_yolov5(tmp_path):
+    hyp = {"lr0": 0.01, "momentum": 0.937, "mosaic": 1.0}
+    folder = tmp_path / "hyps"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("lr0: 0.01\nmomentum: 0.937\nmosaic: 1.0\n")  # hyp itself: generation 1 trains it
+    (folder / "b.yaml").write_text("lr0: 0.02\nmosaic: 0.5\nunknown_key: 3\n")
+    (folder / "c.yaml").write_text("lr0: 0.02\nmosaic: 0.5\n")  # the same member again
+    assert load_population(hyp, None, folder) == [{"lr0": 0.02, "momentum": 0.937, "mosaic": 0.5}]
+    resume = tmp_path / "population.yaml"
+    resume.write_text("gen1: {lr0: 0.03}\ngen2: {momentum: 0.9}\n")
+    assert load_population(hyp, str(resume), folder) == [{**hyp, "lr0": 0.03}, {**hyp, "momentum": 0.9}]
+    with pytest.raises(UserError, match="--resume_evolve"):
+        load_population(hyp, str(tmp_path / "missing.yaml"), folder)
+    with pytest.raises(UserError, match="--evolve_population"):
+        load_population(hyp, None, tmp_path / "nowhere")

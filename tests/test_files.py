@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from utils.errors import UserError
-from utils.files import RunLock, increment_path, safe_filename
+from utils.files import ROOT, RunLock, increment_path, safe_filename
 
 
 def test_folders_claimed_together_are_all_different(tmp_path):
@@ -54,3 +55,19 @@ def test_taking_a_folder_removes_a_dead_runs_temporary_files(tmp_path):
 def test_untrusted_names_become_one_harmless_path_component(tmp_path, name, safe):
     assert safe_filename(name) == safe
     assert (tmp_path / safe_filename(name)).parent == tmp_path
+
+
+def test_cli_defaults_are_repository_paths_relative_to_the_working_folder_like_yolov5(tmp_path):
+    # YOLOv5's scripts set ROOT = relpath(repository, cwd): from the repository itself the defaults read yolov5s.pt,
+    # data/coco128.yaml, runs/train; they print (print_args) and go into opt.yaml that way.
+    code = ("import detect, train, val\n"
+            "t, v, d = train.parse_opt(args=[]), val.parse_opt([]), detect.parse_opt([])\n"
+            "print(t.weights, t.data, t.hyp, t.project, v.project, d.source, d.project)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rel = os.path.relpath(ROOT, tmp_path)
+    expected = [f"{rel}/{p}" for p in ("yolov5s.pt", "data/coco128.yaml", "data/hyps/hyp.scratch-low.yaml",
+                                       "runs/train", "runs/val", "data/images", "runs/detect")]
+    assert r.stdout.splitlines()[-1].split() == expected
+    assert f"weights={rel}/yolov5s.pt," in r.stdout  # print_args's val: line

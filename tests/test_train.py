@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -156,10 +157,23 @@ def test_defaults_match_yolov5(monkeypatch):
     assert Path(opt.hyp).name == "hyp.scratch-low.yaml"
     assert (opt.epochs, opt.batch_size, opt.imgsz, opt.workers, opt.patience, opt.seed) == (100, 16, 640, 8, 100, 0)
     assert (opt.optimizer, opt.freeze, opt.save_period, opt.label_smoothing) == ("SGD", [0], -1, 0.0)
-    assert Path(opt.project) == ROOT / "runs/train" and opt.name == "exp"
-    monkeypatch.setattr(sys, "argv", ["train.py", "--resume", "--evolve", "--cache"])
+    assert Path(opt.project).resolve() == ROOT / "runs/train" and opt.name == "exp"
+    assert Path(opt.evolve_population).resolve() == ROOT / "data/hyps" and opt.resume_evolve is None
+    assert (opt.bucket, opt.entity, opt.upload_dataset, opt.bbox_interval, opt.artifact_alias) == ("", None, False, -1,
+                                                                                                   "latest")
+    monkeypatch.setattr(sys, "argv", ["train.py", "--resume", "--evolve", "--cache", "--upload_dataset"])
     opt = train_module.parse_opt()
-    assert (opt.resume, opt.evolve, opt.cache) == (True, 300, "ram")
+    assert (opt.resume, opt.evolve, opt.cache, opt.upload_dataset) == (True, 300, "ram", True)
+
+
+def test_logger_flags_are_accepted_with_one_note(log_lines):
+    if any(importlib.util.find_spec(m) for m in ("wandb", "clearml", "comet_ml")):
+        pytest.skip("a logger is installed: the flags are not ignored")
+    opt = train_module.parse_opt(args=["--entity", "team", "--bbox_interval", "5", "--upload_dataset", "val"])
+    train_module.note_logger_flags(opt)
+    notes = [line for line in log_lines if "--entity" in line]
+    assert notes == ["--entity, --upload_dataset, --bbox_interval: options of the Weights & Biases / ClearML / Comet "
+                     "loggers, none of which is installed; ignored"]
 
 
 def test_amp_is_off_on_cpu():

@@ -14,6 +14,7 @@ import yaml
 from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]  # repository root
+ROOT_REL = Path(os.path.relpath(ROOT, Path.cwd()))  # ROOT as YOLOv5's CLI defaults show it: relative to the cwd
 
 
 def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdir: bool = False) -> Path:

@@ -97,6 +97,28 @@ def mutate(hyp: dict, limits: dict, data: pd.DataFrame | None, seed: int | None 
     return constrain(hyp, limits)
 
 
+def load_population(hyp: dict, resume_evolve: str | None, folder: str | Path) -> list[dict]:
+    """The hyps YOLOv5 seeds evolution with: --resume_evolve's YAML ({name: hyp}) if given, else every hyp YAML in
+    --evolve_population; each merged over hyp, kept once, and never hyp itself (the first generation trains that)."""
+    from utils.errors import UserError
+    from utils.files import yaml_load
+
+    if resume_evolve:
+        if not Path(resume_evolve).is_file():
+            raise UserError(f"--resume_evolve {resume_evolve}: no such YAML file")
+        members = list((yaml_load(resume_evolve) or {}).values())
+    else:
+        if not Path(folder).is_dir():
+            raise UserError(f"--evolve_population {folder}: no such folder of hyp YAMLs")
+        members = [yaml_load(f) for f in sorted(Path(folder).glob("*.yaml"))]
+    population = []
+    for m in members:
+        merged = {**hyp, **{k: v for k, v in m.items() if k in hyp}} if isinstance(m, dict) else hyp
+        if merged != hyp and merged not in population:
+            population.append(merged)
+    return population
+
+
 def constrain(hyp: dict, limits: dict) -> dict:
     """Clip every evolvable hyp to its limits and round to 5 decimals."""
     return {k: round(min(max(v, limits[k][1]), limits[k][2]), 5) if k in limits else v for k, v in hyp.items()}
