@@ -338,6 +338,9 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
     log = Exports()
     if "torchscript" in include:
         log("TorchScript", export_torchscript, model, im, file, optimize)
+    if "engine" in include and device.type != "cuda":  # said first, not after a useless ONNX export
+        log.fail("TensorRT", edge.ENGINE_NEEDS_GPU)
+        include.remove("engine")
     onnx_file = None
     if any(x in include for x in ("onnx", "openvino", "engine")):
         onnx_file = log("ONNX", export_onnx, model, im, file, opset, dynamic, simplify)
@@ -405,8 +408,14 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(opt: argparse.Namespace) -> None:
     check_args(vars(opt))
+    errors = []
     for w in opt.weights if isinstance(opt.weights, list) else [opt.weights]:
-        run(**{**vars(opt), "weights": w})
+        try:
+            run(**{**vars(opt), "weights": w})
+        except UserError as e:  # the next weights still export; the exit status reports every failure
+            errors.append(f"{w}: {e}")
+    if errors:
+        raise UserError("; ".join(errors))
 
 
 if __name__ == "__main__":

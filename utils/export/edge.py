@@ -13,6 +13,9 @@ from utils.errors import UserError
 from utils.export.outputs import atomic_output, metadata_text, require, write_yaml_metadata
 from utils.logger import LOGGER
 
+ENGINE_NEEDS_GPU = ("TensorRT (engine) export needs an NVIDIA GPU and the tensorrt package: run with --device 0 on a "
+                    "CUDA machine")
+
 
 def export_ncnn(ts_file: Path, file: Path, shape: tuple[int, ...], meta: dict, half: bool, prefix: str) -> Path:
     """<name>_ncnn_model/ (model.ncnn.param, model.ncnn.bin, metadata.yaml) converted by pnnx from TorchScript;
@@ -81,8 +84,7 @@ def export_engine(onnx_file: Path, file: Path, meta: dict, device: torch.device,
     """<name>.engine built by TensorRT from the ONNX export, on the GPU it will run on (--workspace GB, --cache a
     timing-cache file); no metadata, as YOLOv5's engines."""
     if device.type != "cuda":
-        raise UserError("TensorRT (engine) export needs an NVIDIA GPU and the tensorrt package: run with --device 0 "
-                        "on a CUDA machine")
+        raise UserError(ENGINE_NEEDS_GPU)
     trt = require("tensorrt", "tensorrt", "TensorRT export")
     LOGGER.info(f"\n{prefix} starting export with TensorRT {trt.__version__}...")
     logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
