@@ -6,8 +6,10 @@ import onnx
 import pytest
 import torch
 
+import detect
 import export
 from models.backends import DetectMultiBackend, model_type, parse_names
+from tests.conftest import shared_path
 from tests.detect_helpers import close, copy_weights
 from utils.errors import UserError
 
@@ -115,3 +117,18 @@ def test_unrunnable_formats_say_why(tmp_path, name, message):
     (tmp_path / name).touch()
     with pytest.raises(UserError, match=message):
         DetectMultiBackend(tmp_path / name, CPU)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_fixed_shape_exports_letterbox_other_sizes_to_their_own(fixed_onnx, fmt, tmp_path, log_lines):
+    # YOLOv5 pads to the export's shape: a TorchScript traced at 64x64 used to fail inside its Detect grids.
+    w, f, _ = fixed_onnx
+    if fmt == "torchscript":
+        (f,) = export.run(weights=w, imgsz=(64,), include=("torchscript",))
+    m = DetectMultiBackend(f, CPU)
+    assert m.input_shape == (1, 3, 64, 64) and m.export_imgsz((128, 96)) == (64, 64)
+    assert any("exported for 64x64 input: images are letterboxed to 64x64" in line for line in log_lines)
+    for size in (128, 32):
+        out = detect.run(weights=f, source=shared_path("images/bus.jpg"), imgsz=(size, size), project=tmp_path,
+                         name=f"{fmt}{size}", save_txt=True, nosave=True)
+        assert out.is_dir()
