@@ -18,3 +18,9 @@ def test_yolo_label_lines_are_normalized_and_appended(tmp_path):
 def test_no_detections_write_no_file(tmp_path):
     write_yolo_labels(tmp_path / "b.txt", torch.zeros((0, 6)), (100, 200))
     assert not (tmp_path / "b.txt").exists()
+
+
+def test_save_format_1_writes_normalized_pascal_voc_corners(tmp_path):
+    det = torch.tensor([[10.0, 20.0, 30.0, 60.0, 0.5, 3.0]])
+    write_yolo_labels(tmp_path / "c.txt", det, (100, 200), save_conf=True, save_format=1)  # detect.py --save-format 1
+    assert (tmp_path / "c.txt").read_text() == "3 0.05 0.2 0.15 0.6 0.5\n"
