@@ -44,14 +44,14 @@ def ghost_exports(tmp_path_factory):
     return export_dynamic(shared_path("weights/yolov5n-ghostdyn-seedpatch.pt"), tmp_path_factory, include)
 
 
-def assert_matches_pytorch(ref, exported, shapes=((1, IMGSZ, IMGSZ), (4, IMGSZ, IMGSZ), (2, 96, 160))):
+def assert_matches_pytorch(ref, exported, shapes=((1, IMGSZ, IMGSZ), (4, IMGSZ, IMGSZ), (2, 96, 160)), tol=1e-4):
     for f in exported:
         m = DetectMultiBackend(f, CPU)
         for bs, h, w in shapes:
             x = torch.rand(bs, 3, h, w, generator=torch.Generator().manual_seed(bs))
             y0, y = ref(x)[0], m(x)
             assert y.shape == y0.shape, f
-            assert close(y, y0), f"{f} batch {bs}: max diff {(y - y0).abs().max():.2e}"
+            assert close(y, y0, tol), f"{f} batch {bs}: max diff {(y - y0).abs().max():.2e}"
 
 
 def test_files_written_beside_weights(yolov5n_exports):
@@ -166,7 +166,7 @@ def test_failed_format_leaves_no_file_and_fails_run(tmp_path, yolov5n_pt, log_li
     assert w.with_suffix(".torchscript").exists() and not w.with_suffix(".onnx").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial file left
     failures = [line for line in log_lines if "export failure" in line]
-    assert len(failures) == 2 and any("opset" in line.lower() for line in failures)  # ONNX, then TensorRT
+    assert len(failures) == 2 and any("opset" in line.lower() for line in failures)  # TensorRT, then ONNX
     assert any("NVIDIA GPU" in line for line in failures)
 
 
@@ -183,7 +183,7 @@ def test_ghost_model_ncnn_equals_pytorch(ghost_ncnn):
     w, (f,) = ghost_ncnn
     m = DetectMultiBackend(f, CPU)
     assert m.ncnn and m.names[5] == "bus" and m.stride == 32 and m.input_shape == (1, 3, 64, 96)
-    assert_matches_pytorch(DetectMultiBackend(w, CPU), [f], shapes=((1, 64, 96),))
+    assert_matches_pytorch(DetectMultiBackend(w, CPU), [f], shapes=((1, 64, 96),), tol=1e-3)  # NCNN's own arithmetic
 
 
 @needs("pnnx", "ncnn")
