@@ -275,3 +275,16 @@ def test_mixup_ratio_is_beta_32_32():
     white, black, none = np.full((1, 1, 3), 250, np.uint8), np.zeros((1, 1, 3), np.uint8), np.zeros((0, 5))
     ratios = np.array([mixup(white, none, black, none)[0][0, 0, 0] / 250 for _ in range(400)])
     assert abs(ratios.mean() - 0.5) < 0.02 and 0.045 < ratios.std() < 0.08
+
+
+def test_augment_hsv_hue_wraps_modulo_180_at_the_largest_gain(monkeypatch):
+    """YOLOv5's hue table is (h * r) % 180; golden gains stay below r = 1.42 where a wrong modulus still hides."""
+    hue = np.arange(180, dtype=np.uint8).reshape(12, 15)
+    hsv = np.dstack((hue, np.full_like(hue, 255), np.full_like(hue, 255)))
+    im = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    monkeypatch.setattr(np.random, "uniform", _Draws([np.array([1.0, 0.0, 0.0])]))
+    out = im.copy()
+    augment_hsv(out, 0.5, 0.5, 0.5)  # r = (1.5, 1, 1)
+    lut = ((np.arange(256) * 1.5) % 180).astype(np.uint8)
+    expected = cv2.cvtColor(np.dstack((lut[hue], hsv[..., 1], hsv[..., 2])), cv2.COLOR_HSV2BGR)
+    np.testing.assert_array_equal(out, expected)
