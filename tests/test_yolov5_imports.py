@@ -13,14 +13,14 @@ USER_SCRIPT = textwrap.dedent('''
     import sys
     from pathlib import Path
 
-    import cv2
     import torch
 
     from models.common import AutoShape, DetectMultiBackend
     from models.experimental import attempt_load
     from utils.augmentations import letterbox
     from utils.dataloaders import LoadImages, LoadStreams, create_dataloader
-    from utils.general import LOGGER, check_img_size, increment_path, non_max_suppression, scale_boxes
+    from utils.general import (LOGGER, Profile, check_img_size, cv2, increment_path, non_max_suppression, scale_boxes,
+                               strip_optimizer)
     from utils.plots import Annotator, colors
     from utils.torch_utils import select_device, smart_inference_mode
 
@@ -32,11 +32,16 @@ USER_SCRIPT = textwrap.dedent('''
         stride, names, pt = model.stride, model.names, model.pt
         imgsz = check_img_size(imgsz, s=stride)
         save_dir = increment_path(Path(out_dir) / "exp", mkdir=True)
+        dt = (Profile(), Profile(), Profile())
         for path, im, im0s, vid_cap, s in LoadImages(source, img_size=imgsz, stride=stride, auto=pt):
-            im = torch.from_numpy(im).to(model.device).float() / 255
-            if len(im.shape) == 3:
-                im = im[None]
-            pred = non_max_suppression(model(im), 0.25, 0.45, None, False, max_det=1000)
+            with dt[0]:
+                im = torch.from_numpy(im).to(model.device).float() / 255
+                if len(im.shape) == 3:
+                    im = im[None]
+            with dt[1]:
+                pred = model(im)
+            with dt[2]:
+                pred = non_max_suppression(pred, 0.25, 0.45, None, False, max_det=1000)
             for det in pred:
                 annotator = Annotator(im0s.copy(), line_width=3, example=str(names))
                 det[:, :4] = scale_boxes(im.shape[2:], det[:, :4], im0s.shape).round()
@@ -50,7 +55,7 @@ USER_SCRIPT = textwrap.dedent('''
         raw = attempt_load(weights, device=device)
         print("attempt_load", type(raw).__name__, len(raw.names), type(AutoShape(raw)).__name__)
         print("letterbox", letterbox(im0s, 320, stride=32)[0].shape, LoadStreams.__name__, create_dataloader.__name__)
-        LOGGER.info("done")
+        LOGGER.info(f"done in {sum(x.t for x in dt):.1f}s ({strip_optimizer.__name__} importable)")
 
 
     run(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -64,6 +65,21 @@ def time_sync() -> float:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.time()
+
+
+class Profile(contextlib.ContextDecorator):
+    """YOLOv5's timer for users' scripts: `with dt:` adds the block's seconds to dt.t; dt.dt is the last block's."""
+
+    def __init__(self, t: float = 0.0):
+        self.t, self.dt, self.start = t, 0.0, 0.0
+
+    def __enter__(self) -> "Profile":
+        self.start = time_sync()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.dt = time_sync() - self.start
+        self.t += self.dt
 
 
 def smart_inference_mode(enabled: bool = True):
