@@ -235,9 +235,6 @@ def test_resuming_a_copied_run_writes_into_the_copy_and_a_busy_folder_is_refused
         assert f"{copy} is in use by another run (pid {resumed.proc.pid}" in err, err
     resumed.signal(signal.SIGKILL)
     resumed.wait()
-
-    finish = TrainProcess(logs, ["--resume", str(copy / "weights" / "last.pt")], tag="finish")
-    assert finish.wait() == 0, finish.output()
-    assert _epochs(copy) == [0, 1] and load_checkpoint(copy / "weights" / "last.pt")["epoch"] == -1
+    # the resumed run had rewritten its opt.yaml and hyp.yaml by then: in the copy, and nothing in the original
     assert {p.relative_to(original): p.read_bytes() for p in original.rglob("*") if p.is_file()} == before
     assert yaml.safe_load((copy / "opt.yaml").read_text())["save_dir"] == str(copy)
