@@ -228,21 +228,16 @@ def test_tflite_metadata_as_yolov5_reads_it(tf_exports):
 
 
 @needs(*TF_PACKAGES)
-def test_tflite_int8_calibrated_keeps_detections(tf_exports, bus_jpg):
-    from utils.inference.nms import non_max_suppression
+def test_tflite_int8_calibrated_close_to_fp32(tf_exports, bus_jpg):
+    import cv2
 
     w, files, int8 = tf_exports
     assert int8.endswith("-int8.tflite") and Path(int8).stat().st_size < 0.5 * Path(files[-1]).stat().st_size
-    import cv2
-
     im = cv2.resize(cv2.imread(str(bus_jpg)), (64, 64))[:, :, ::-1].transpose(2, 0, 1).copy()
     x = torch.from_numpy(im)[None].float() / 255
-    ref = non_max_suppression(DetectMultiBackend(w, CPU)(x)[0], 0.25, 0.45)[0]
-    q = DetectMultiBackend(int8, CPU)
-    y = q(x)
-    assert y.shape == (1, 252, 85) and (y[..., 4] - DetectMultiBackend(w, CPU)(x)[0][..., 4]).abs().max() < 0.1
-    det = non_max_suppression(y, 0.25, 0.45)[0]
-    assert len(ref) and {int(c) for c in det[:, 5]} & {int(c) for c in ref[:, 5]}
+    y0, y = DetectMultiBackend(w, CPU)(x)[0], DetectMultiBackend(int8, CPU)(x)
+    assert y.shape == y0.shape == (1, 252, 85)
+    assert (y[..., 4] - y0[..., 4]).abs().mean() < 0.02 and (y[..., :4] - y0[..., :4]).abs().mean() < 2  # 64 px
 
 
 def test_missing_package_is_named_in_one_line(tmp_path, yolov5n_pt, log_lines, monkeypatch):
