@@ -188,6 +188,7 @@ def load_paddle(w: str) -> Runtime:
         raise UserError(f"no PaddlePaddle model file (.json or .pdmodel) in {w}")
     config = paddle_inference.Config(str(model), str(model.with_suffix(".pdiparams")))
     config.disable_gpu()
+    config.disable_mkldnn()  # Paddle 3's oneDNN path rejects some x2paddle attributes (ConvertPirAttribute2...)
     config.set_cpu_math_library_num_threads(_threads())
     predictor = paddle_inference.create_predictor(config)
     inp = predictor.get_input_handle(predictor.get_input_names()[0])
