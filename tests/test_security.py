@@ -11,6 +11,7 @@ import io
 import os
 import pathlib
 import pickle
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -113,8 +114,11 @@ def test_every_script_refuses_a_malicious_weights_file_in_one_line(gallery, scri
 def test_resume_strip_and_hub_refuse_malicious_checkpoints(gallery, tmp_path):
     marker, files = gallery
     evil = next(f for name, f in files if name == "builtins.exec" and "in-opt" in f.name)
+    last = tmp_path / "run" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    shutil.copy(evil, last)
     with pytest.raises(UserError, match="refusing to load"):
-        resume_options(str(evil), tmp_path)  # no opt.yaml beside it: the options would come from the checkpoint
+        resume_options(str(last), tmp_path)  # no opt.yaml beside it: the options would come from the checkpoint
     with pytest.raises(UserError, match="refusing to load"):
         strip_optimizer(evil)
     with pytest.raises(UserError, match="refusing to load"):
@@ -217,7 +221,8 @@ def test_no_yaml_or_checkpoint_string_reaches_eval_or_exec(tmp_path, monkeypatch
             check_dataset({"path": str(tmp_path / "absent"), "train": "images", "val": "images", "names": ["a"],
                            "download": script})
 
-    f = tmp_path / "strings.pt"
+    f = tmp_path / "run" / "weights" / "last.pt"
+    f.parent.mkdir(parents=True)
     torch.save({"model": DetectionModel("yolov5n.yaml", nc=1), "opt": {k: c for k, c in zip("abc", code)},
                 "epoch": 1, "optimizer": None}, f)
     assert load_checkpoint(f)["opt"]["a"] == code[0]
@@ -276,7 +281,7 @@ FORBIDDEN_CALLS = {"eval", "exec", "compile"}
 FORBIDDEN_ATTRIBUTES = {("os", "system"), ("os", "popen"), ("pickle", "load"), ("pickle", "loads"),
                         ("yaml", "load"), ("yaml", "unsafe_load"), ("yaml", "full_load"), ("marshal", "loads"),
                         ("torch", "load")}
-TORCH_LOAD_HOME = ROOT / "utils" / "checkpoints.py"  # the one place that unpickles, with an allow-list
+TORCH_LOAD_HOME = ROOT / "models" / "checkpoints.py"  # the one place that unpickles, with an allow-list
 
 
 def _project_sources() -> list[Path]:

@@ -55,9 +55,11 @@ MUTATION_PROB, MUTATION_SIGMA = 0.8, 0.2
 
 
 def evolvable(hyp: dict, noautoanchor: bool) -> tuple[dict, dict]:
-    """(hyp, limits) for evolution: 'anchors' is evolved (default 3) unless AutoAnchor is off."""
-    hyp, limits = dict(hyp), dict(HYP_LIMITS)
+    """(hyp, limits) for evolution: 'anchors' is evolved (default 3) unless AutoAnchor is off; add-on keys such as
+    dist_* only when the hyp has them (a run with --teacher)."""
+    hyp = dict(hyp)
     hyp.setdefault("anchors", 3)
+    limits = {k: v for k, v in HYP_LIMITS.items() if k in hyp}
     if noautoanchor:
         hyp.pop("anchors")
         limits.pop("anchors")
