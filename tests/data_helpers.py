@@ -45,3 +45,22 @@ def make_broken_dataset(dst: Path) -> Path:
         if label is not None:
             (labels / f"{name}.txt").write_text(label)
     return images
+
+
+class Killed(Exception):
+    """Stands in for a crash in the middle of training, so a test can resume the run it interrupted."""
+
+
+def kill_in_second_epoch(monkeypatch):
+    """Make train.py die as epoch 1 starts, after epoch 0 has saved last.pt; returns the real epoch to put back."""
+    import train
+
+    original = train.Trainer.train_epoch
+
+    def dies_in_second_epoch(self, epoch, nb):
+        if epoch == 1:
+            raise Killed
+        return original(self, epoch, nb)
+
+    monkeypatch.setattr(train.Trainer, "train_epoch", dies_in_second_epoch)
+    return original

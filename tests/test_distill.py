@@ -17,7 +17,7 @@ import train as train_module
 from models.checkpoints import load_checkpoint, save_checkpoint
 from models.loading import attempt_load
 from models.yolo import Model
-from tests.data_helpers import copy_coco8
+from tests.data_helpers import Killed, copy_coco8, kill_in_second_epoch
 from utils.errors import UserError
 from utils.files import ROOT, check_yaml, yaml_load
 from utils.training import distill
@@ -112,17 +112,7 @@ def test_other_student_gets_gradients_from_each_term(teachers, monkeypatch):
 
 def test_checkpoints_hold_no_teacher_or_adapters_and_resume_with_teacher(coco8_yaml, teachers, tmp_path,
                                                                          monkeypatch, log_lines):
-    class Killed(Exception):
-        pass
-
-    original = train_module.Trainer.train_epoch
-
-    def dies_in_second_epoch(self, epoch, nb):
-        if epoch == 1:
-            raise Killed
-        return original(self, epoch, nb)
-
-    monkeypatch.setattr(train_module.Trainer, "train_epoch", dies_in_second_epoch)
+    original = kill_in_second_epoch(monkeypatch)
     options = dict(data=str(coco8_yaml), cfg="yolov5n-ghostdyn.yaml", weights="", project=str(tmp_path),
                    name="exp", teacher=str(teachers["s"]), **{**TINY, "epochs": 2})
     with pytest.raises(Killed):

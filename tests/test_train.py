@@ -16,7 +16,7 @@ import torch
 import yaml
 
 import train as train_module
-from tests.data_helpers import copy_coco8
+from tests.data_helpers import Killed, copy_coco8, kill_in_second_epoch
 from models.checkpoints import load_checkpoint
 from utils.errors import UserError
 from utils.files import ROOT, check_yaml
@@ -83,17 +83,7 @@ def test_weights_transfer_into_the_ghost_model(yolov5n_pt, log_lines):
 
 
 def test_killed_run_resumes_with_every_epoch_once(coco8_yaml, tmp_path, monkeypatch):
-    class Killed(Exception):
-        pass
-
-    original = train_module.Trainer.train_epoch
-
-    def dies_in_second_epoch(self, epoch, nb):
-        if epoch == 1:
-            raise Killed
-        return original(self, epoch, nb)
-
-    monkeypatch.setattr(train_module.Trainer, "train_epoch", dies_in_second_epoch)
+    original = kill_in_second_epoch(monkeypatch)
     with pytest.raises(Killed):
         _run(coco8_yaml, tmp_path, cfg="yolov5n.yaml", epochs=3, noplots=True)
     run_dir = tmp_path / "exp"
