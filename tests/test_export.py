@@ -154,7 +154,7 @@ def needs(*packages: str):
     return pytest.mark.skipif(bool(gone), reason=f"needs {', '.join(gone)} (pip install -r requirements-export.txt)")
 
 
-TF_PACKAGES = ("tensorflow", "onnx2tf", "onnxslim", "ai-edge-litert", "tf-keras", "onnx-graphsurgeon=onnx_graphsurgeon")
+TF_PACKAGES = ("tensorflow", "onnx2tf", "onnxslim", "ai-edge-litert", "tf-keras", "onnx_graphsurgeon=onnx-graphsurgeon")
 
 
 def test_failed_format_leaves_no_file_and_fails_run(tmp_path, yolov5n_pt, log_lines):
