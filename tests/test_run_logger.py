@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import ROOT
 from utils.training.run_logger import RESULT_KEYS, RunLogger, progress_header, progress_row
 
 
@@ -24,7 +28,6 @@ class Recorder:
 
 def _values(x: float) -> list[float]:
     return [x] * len(RESULT_KEYS)
-
 
 def test_header_and_rows_match_yolov5(tmp_path):
     logger = RunLogger(tmp_path, plots=False, tensorboard=False)
@@ -78,3 +81,12 @@ def test_real_tensorboard_event_file(tmp_path):
     events = EventAccumulator(str(next(tmp_path.glob("events.out.tfevents.*"))))
     events.Reload()
     assert set(events.Tags()["scalars"]) == set(RESULT_KEYS)
+
+
+def test_tensorboard_writer_does_not_import_tensorflow(tmp_path):
+    pytest.importorskip("tensorboard")
+    code = ("import sys; from utils.training.run_logger import RunLogger; "
+            f"RunLogger(sys.argv[1], plots=False).finish(); print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "False" and list(tmp_path.glob("events.out.tfevents.*"))

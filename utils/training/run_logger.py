@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +57,16 @@ def write_atomic(file: Path, text: str) -> None:
     os.replace(tmp, file)
 
 
+def _tensorboard_without_tensorflow() -> None:
+    """Let TensorBoard use its bundled TensorFlow stub: importing TensorFlow (when installed for exports) costs every
+    training run 10-30 s at start. TensorBoard's own switch is an importable `tensorboard.compat.notf` module."""
+    if "tensorflow" not in sys.modules:
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+
+
 def _tensorboard_writer(save_dir: Path):
     """A SummaryWriter for the run folder when tensorboard is installed, else None."""
+    _tensorboard_without_tensorflow()
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
