@@ -29,13 +29,13 @@ import torch
 import torch.nn as nn
 
 from models.backends import FORMATS
-from models.dynamic_kernels import fixed_batch_export
+from models.dynamic_kernels import fixed_batch_export, static_weight_export
 from utils.export import edge
 from utils.export import tensorflow as tf_export
 from utils.export.outputs import atomic_output, remove, require
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, file_size, yaml_save
+from utils.files import ROOT_REL, file_size, yaml_save
 from utils.logger import LOGGER, colorstr, print_args
 from utils.torch_utils import select_device
 
@@ -209,13 +209,15 @@ class NormalizedBoxes(nn.Module):
 
 def export_tf_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int) -> Path:
     """The fixed-shape, simplified ONNX graph onnx2tf converts (a hidden file, removed after the conversion):
-    normalized boxes, DynamicConv kernels as shifted slices (onnx2tf rejects convolutions with runtime weights)."""
+    normalized boxes, DynamicConv kernels as their experts' constant-weight convolutions (onnx2tf rejects runtime
+    weights and stalls on the batch-agnostic slices)."""
     import onnx
 
     onnxslim = require("onnxslim", "onnxslim", "TensorFlow export")
     f = file.with_name(f".{file.stem}_tf.onnx")
-    torch.onnx.export(NormalizedBoxes(model).cpu(), (im.cpu(),), str(f), opset_version=opset, do_constant_folding=True,
-                      input_names=["images"], output_names=["output0"], dynamo=False)
+    with static_weight_export():
+        torch.onnx.export(NormalizedBoxes(model).cpu(), (im.cpu(),), str(f), opset_version=opset,
+                          do_constant_folding=True, input_names=["images"], output_names=["output0"], dynamo=False)
     onnx.save(onnxslim.slim(onnx.load(str(f))), str(f))
     return f
 
@@ -297,7 +299,7 @@ def check_options(include: list[str], half: bool, dynamic: bool, optimize: bool,
 
 
 @torch.no_grad()
-def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROOT / "yolov5s.pt",
+def run(data: str | Path = ROOT_REL / "data/coco128.yaml", weights: str | Path = ROOT_REL / "yolov5s.pt",
         imgsz: tuple[int, ...] = (640, 640), batch_size: int = 1, device: str = "cpu",
         include: tuple[str, ...] = ("torchscript",), half: bool = False, inplace: bool = False, keras: bool = False,
         optimize: bool = False, int8: bool = False, per_tensor: bool = False, dynamic: bool = False,
@@ -373,8 +375,8 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """export.py's command line, with YOLOv5 v7.0's flags and defaults (opset 17, see README)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=ROOT / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT / "yolov5s.pt", help="model.pt path(s)")
+    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s.pt", help="model.pt path(s)")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640, 640], help="image (h, w)")
     parser.add_argument("--batch-size", type=int, default=1, help="batch size")
     parser.add_argument("--device", default="cpu", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")

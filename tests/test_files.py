@@ -60,14 +60,16 @@ def test_untrusted_names_become_one_harmless_path_component(tmp_path, name, safe
 def test_cli_defaults_are_repository_paths_relative_to_the_working_folder_like_yolov5(tmp_path):
     # YOLOv5's scripts set ROOT = relpath(repository, cwd): from the repository itself the defaults read yolov5s.pt,
     # data/coco128.yaml, runs/train; they print (print_args) and go into opt.yaml that way.
-    code = ("import detect, train, val\n"
-            "t, v, d = train.parse_opt(args=[]), val.parse_opt([]), detect.parse_opt([])\n"
-            "print(t.weights, t.data, t.hyp, t.project, v.project, d.source, d.project)\n")
+    code = ("import detect, export, train, val\n"
+            "t, v, d, e = train.parse_opt(args=[]), val.parse_opt([]), detect.parse_opt([]), export.parse_opt([])\n"
+            "print(t.weights, t.data, t.hyp, t.project, v.project, d.source, d.project, e.weights, e.data)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     rel = os.path.relpath(ROOT, tmp_path)
     expected = [f"{rel}/{p}" for p in ("yolov5s.pt", "data/coco128.yaml", "data/hyps/hyp.scratch-low.yaml",
-                                       "runs/train", "runs/val", "data/images", "runs/detect")]
+                                       "runs/train", "runs/val", "data/images", "runs/detect", "yolov5s.pt",
+                                       "data/coco128.yaml")]
     assert r.stdout.splitlines()[-1].split() == expected
     assert f"weights={rel}/yolov5s.pt," in r.stdout  # print_args's val: line
+    assert f"data={rel}/data/coco128.yaml, weights={rel}/yolov5s.pt, imgsz=[640, 640]" in r.stdout  # export: line
