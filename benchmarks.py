@@ -12,21 +12,31 @@ kernels vs timm, inference variants, training step, memory, data loader): python
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import shutil
 import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 import export
 import val
-from models.backends import FORMATS
+from models.backends import EDGE_UNRUNNABLE, FORMATS
 from utils.downloads import attempt_download
 from utils.checks import check_args
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, file_size, increment_path
 from utils.data.config import check_dataset
 from utils.logger import LOGGER, print_args
+
+
+def one_thread_setting() -> None:
+    """Every runtime at torch's thread count (OMP_NUM_THREADS=1 gives 1-thread timings): TensorFlow reads its
+    setting when first used, which the export may do before the timed SavedModel/GraphDef loads."""
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(torch.get_num_threads()))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
 def _weights_copy(weights: str | Path, project: Path, name: str) -> Path:
@@ -47,6 +57,13 @@ def _export(weights: Path, fmt: str, arg: str, suffix: str, imgsz: int, batch_si
     if f is None:
         raise RuntimeError(f"export to {fmt} failed")
     return f
+
+
+def cannot_run(arg: str) -> str | None:
+    """Why a format cannot run inference on this machine, so it is not exported (YOLOv5 skips these alike)."""
+    if arg == "coreml" and platform.system() != "Darwin":
+        return "Core ML models run only on macOS (Linux exports them and checks them structurally)"
+    return EDGE_UNRUNNABLE.get(arg)
 
 
 def _failed(fmt: str, e: Exception, hard_fail: bool | str) -> None:
@@ -71,10 +88,15 @@ def run(weights: str | Path = ROOT / "yolov5n.pt", imgsz: int = 640, batch_size:
     """Format, Size (MB), mAP50-95 and Inference time (ms) of weights in every format; a failed one is a row of
     blanks and a warning (an error with --hard-fail)."""
     t = time.time()
+    one_thread_setting()
     check_dataset(data)  # a bad --data is one error up front, not a failure per format
     w = _weights_copy(weights, project, name)
-    rows = []
-    for fmt, (arg, suffix) in FORMATS.items():
+    rows, skipped = [], {}
+    for fmt, (arg, suffix) in list(FORMATS.items())[:1 if pt_only else None]:
+        skipped[fmt] = cannot_run(arg)
+        if skipped[fmt]:
+            rows.append([fmt, None, None, None])
+            continue
         try:
             f = _export(w, fmt, arg, suffix, imgsz, batch_size, device, half)
             result = val.run(data, f, batch_size, imgsz, plots=False, device=device, task="speed", half=half,
@@ -83,10 +105,9 @@ def run(weights: str | Path = ROOT / "yolov5n.pt", imgsz: int = 640, batch_size:
         except Exception as e:  # one format failing must not stop the others (YOLOv5 alike)
             _failed(fmt, e, hard_fail)
             rows.append([fmt, None, None, None])
-        if pt_only:
-            break
     py = pd.DataFrame(rows, columns=["Format", "Size (MB)", "mAP50-95", "Inference time (ms)"])
-    LOGGER.info(f"\nBenchmarks complete ({time.time() - t:.2f}s)\n{py}")
+    notes = "".join(f"\n{fmt}: not run, {why}" for fmt, why in skipped.items() if why)
+    LOGGER.info(f"\nBenchmarks complete ({time.time() - t:.2f}s, {torch.get_num_threads()} CPU threads)\n{py}{notes}")
     _check_floor(py, hard_fail)
     return py
 

@@ -160,8 +160,10 @@ class DetectMultiBackend(nn.Module):
         providers = ["CPUExecutionProvider"]
         if self.device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": self.device.index or 0}))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # one thread setting for every backend (benchmarks)
         try:
-            self.session = onnxruntime.InferenceSession(w, providers=providers)
+            self.session = onnxruntime.InferenceSession(w, options, providers=providers)
         except Exception as e:  # a truncated or foreign file: say which one
             raise UserError(f"onnxruntime cannot load {w}: {e}") from None
         inp = self.session.get_inputs()[0]
@@ -183,7 +185,9 @@ class DetectMultiBackend(nn.Module):
         shape = model.input(0).get_partial_shape()
         self.input_shape = tuple(d.get_length() for d in shape) if shape.is_static else None
         self.fp16 = model.input(0).get_element_type() == ov.Type.f16
-        config = {} if self.fp16 else {"INFERENCE_PRECISION_HINT": "f32"}  # no silent bf16 on CPUs that have it
+        config = {"INFERENCE_NUM_THREADS": torch.get_num_threads()}  # as torch's, like the other backends
+        if not self.fp16:
+            config["INFERENCE_PRECISION_HINT"] = "f32"  # no silent bf16 on CPUs that have it
         self.executable = core.compile_model(model, device_name="CPU", config=config)
         return yaml_load(meta_file) if meta_file.exists() else {}
 

@@ -35,6 +35,17 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
+def _tensorflow(what: str):
+    """TensorFlow with torch's thread count (settable only before TF's first op; later calls keep the first)."""
+    tf = require("tensorflow", "tensorflow", what)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(_threads())
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TF already initialized in this process
+        pass
+    return tf
+
+
 def _yaml_meta(folder: Path, *names: str) -> dict:
     """stride/names from the first metadata YAML found in an export folder."""
     for name in names:
@@ -107,7 +118,7 @@ def load_tflite(w: str) -> Runtime:
 def load_saved_model(w: str) -> Runtime:
     """TensorFlow SavedModel folder: its serving_default signature."""
     LOGGER.info(f"Loading {w} for TensorFlow SavedModel inference...")
-    tf = require("tensorflow", "tensorflow", "TensorFlow SavedModel inference")
+    tf = _tensorflow("TensorFlow SavedModel inference")
     fn = tf.saved_model.load(w).signatures["serving_default"]
     (name, spec), = fn.structured_input_signature[1].items()
 
@@ -135,7 +146,7 @@ def graphdef_metadata(gd) -> dict:
 def load_pb(w: str) -> Runtime:
     """TensorFlow frozen GraphDef (.pb), pruned to its placeholder input and final outputs."""
     LOGGER.info(f"Loading {w} for TensorFlow GraphDef inference...")
-    tf = require("tensorflow", "tensorflow", "TensorFlow GraphDef inference")
+    tf = _tensorflow("TensorFlow GraphDef inference")
     gd = tf.compat.v1.GraphDef()
     gd.ParseFromString(Path(w).read_bytes())
     placeholder = next(n for n in gd.node if n.op == "Placeholder")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 
 import benchmarks
 import export
@@ -34,6 +35,19 @@ def test_export_only_table_marks_failures(tmp_path, yolov5n_pt, monkeypatch):
     assert _run(tmp_path, yolov5n_pt, "--test").values.tolist() == [["PyTorch", True], ["ONNX", False]]
     with pytest.raises(UserError, match="--hard-fail: ONNX: export to ONNX failed"):
         _run(tmp_path, yolov5n_pt, "--test", "--hard-fail")
+
+
+def test_formats_without_a_runtime_here_are_skipped_with_why(tmp_path, yolov5n_pt, monkeypatch, log_lines):
+    """Edge TPU, TF.js and TensorRT (and CoreML off macOS) are not exported: a blank row, the reason under the table,
+    no failure even with --hard-fail (YOLOv5 alike)."""
+    monkeypatch.setattr(benchmarks, "FORMATS", {"PyTorch": ("-", ".pt"), "TensorFlow.js": ("tfjs", "_web_model"),
+                                                "TensorRT": ("engine", ".engine")})
+    monkeypatch.setattr(export, "run", lambda **kw: pytest.fail(f"exported {kw['include']}"))
+    py = _run(tmp_path, yolov5n_pt, "--hard-fail")
+    assert py["Format"].tolist() == ["PyTorch", "TensorFlow.js", "TensorRT"] and py.iloc[1:, 1:].isna().all().all()
+    table = next(x for x in log_lines if x.startswith("\nBenchmarks complete"))
+    assert "TensorFlow.js: not run, TF.js models run in a browser" in table and "TensorRT: not run, TensorRT" in table
+    assert f"{torch.get_num_threads()} CPU threads" in table
 
 
 def test_hard_fail_floor_checks_every_map():
