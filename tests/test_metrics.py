@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from tests.conftest import golden
+from utils.evaluation import metrics
 from utils.evaluation.metrics import (ConfusionMatrix, ap_per_class, compute_ap, fitness, iou_thresholds, match_predictions,
                            smooth)
 
@@ -130,6 +135,30 @@ def test_confusion_matrix_counts():
     np.testing.assert_array_equal(cm.matrix, expected)
     tp, fp = cm.tp_fp()
     assert tp.tolist() == [1, 0] and fp.tolist() == [1, 1]
+
+
+def test_yolov5_signatures_draw_through_plots_and_return_the_same_figures(tmp_path):
+    # users' scripts call ap_per_class(..., plot=True, save_dir=..., names=...) and cm.plot(normalize, save_dir, names)
+    params = list(inspect.signature(ap_per_class).parameters)
+    assert params == ["tp", "conf", "pred_cls", "target_cls", "plot", "save_dir", "names", "eps", "prefix"]
+    tp, conf = ranked([True, False, True])
+    plain = ap_per_class(tp, conf, np.zeros(3), np.zeros(2))
+    drawn = ap_per_class(tp, conf, np.zeros(3), np.zeros(2), True, tmp_path, {0: "person", 1: "bicycle"}, prefix="v_")
+    for a, b in zip(plain, drawn):
+        np.testing.assert_array_equal(a, b)
+    cm = ConfusionMatrix(nc=2)
+    cm.process_batch(boxes((0, 0, 10, 10, 0.9, 1)), boxes((0, 0, 0, 10, 10)))
+    assert cm.plot(False, tmp_path / "cm", ["person", "bicycle"]) is None
+    for f in ("v_PR_curve.png", "v_F1_curve.png", "v_P_curve.png", "v_R_curve.png", "cm/confusion_matrix.png"):
+        assert (tmp_path / f).stat().st_size > 1000, f
+
+
+def test_metrics_module_imports_no_plotting_at_import_time():
+    # plots imports metrics; metrics reaches plots (and matplotlib) only inside a call that draws
+    tree = ast.parse(Path(metrics.__file__).read_text())
+    top = [n.module if isinstance(n, ast.ImportFrom) else a.name for n in tree.body
+           if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
+    assert top and not [m for m in top if "plots" in m or "matplotlib" in m], top
 
 
 def test_fitness_and_smooth():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -121,10 +122,17 @@ def at_best_f1(c: ClassCurves, eps: float = 1e-16) -> tuple:
     return tp, fp, p, r, f1, c.ap, c.classes.astype(int)
 
 
-def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray,
-                 eps: float = 1e-16) -> tuple:
-    """P, R, F1 and AP per labelled class from ranked predictions; P and R at the confidence of best mean F1."""
-    return at_best_f1(class_curves(tp, conf, pred_cls, target_cls, eps), eps)
+def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray, plot: bool = False,
+                 save_dir: str | Path = ".", names: dict | list | tuple = (), eps: float = 1e-16,
+                 prefix: str = "") -> tuple:
+    """P, R, F1 and AP per labelled class from ranked predictions; P and R at the confidence of best mean F1.
+    YOLOv5's signature: plot=True also draws its PR/F1/P/R curve images into save_dir (names {id: name} or a list)."""
+    curves = class_curves(tp, conf, pred_cls, target_cls, eps)
+    if plot:
+        from utils.evaluation.plots import plot_ap_curves  # here, not at the top: plots imports this module
+
+        plot_ap_curves(curves, save_dir, names if isinstance(names, dict) else dict(enumerate(names)), prefix)
+    return at_best_f1(curves, eps)
 
 
 class ConfusionMatrix:
@@ -170,6 +178,12 @@ class ConfusionMatrix:
                 result[di[k]] = int(li[k])
                 used_labels.add(li[k])
         return result
+
+    def plot(self, normalize: bool = True, save_dir: str | Path = "", names: dict | list | tuple = ()) -> None:
+        """YOLOv5's confusion_matrix.png in save_dir (its method; the drawing lives in plots)."""
+        from utils.evaluation.plots import plot_confusion_matrix  # here, not at the top: plots imports this module
+
+        plot_confusion_matrix(self.matrix, self.nc, names, save_dir, normalize)
 
     def tp_fp(self) -> tuple[np.ndarray, np.ndarray]:
         """True and false positives per class (background excluded)."""
