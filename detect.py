@@ -164,6 +164,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s.pt", source: str | Path
         exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False, hide_conf: bool = False,
         half: bool = False, dnn: bool = False, vid_stride: int = 1, compile: bool = False, save_format: int = 0) -> Path:
     """Detect objects in every frame of source and save what was asked for; returns the run folder."""
+    check_args(locals(), python=True)  # Python callers get the CLI's checks, naming `key=`
     source = str(source)
     save_img = not nosave and not source.endswith(".txt")
     kind = classify_source(source)

@@ -308,6 +308,7 @@ def run(data: str | Path = ROOT_REL / "data/coco128.yaml", weights: str | Path =
         topk_all: int = 100, iou_thres: float = 0.45, conf_thres: float = 0.25) -> list[str]:
     """Export weights to every format in include; returns the written paths, or raises naming the failed formats
     after writing all the others."""
+    check_args(locals(), python=True)  # Python callers get the CLI's checks, naming `key=`
     from models.loading import attempt_load
 
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # tracing notes, checked by tests

@@ -244,6 +244,7 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         compile: bool = False):
     """Validate weights from the command line: load, evaluate, print the table and speed, save the run folder.
     Returns ((P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
+    check_args(locals(), python=True)  # Python callers get the CLI's checks, naming `key=`
     device = select_device(device, batch_size=batch_size)
     save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
     (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)

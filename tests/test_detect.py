@@ -73,6 +73,16 @@ def test_missing_source(yolov5n_pt, tmp_path):
         detect.run(weights=yolov5n_pt, source=tmp_path / "nothing.jpg", project=tmp_path)
 
 
+@pytest.mark.parametrize("kwargs, message", [({"conf_thres": -0.1}, "conf_thres=-0.1 is invalid"),
+                                             ({"imgsz": (640, 0)}, "imgsz=0 is invalid"),
+                                             ({"max_det": 0}, "max_det=0 is invalid: it must be an integer >= 1")])
+def test_python_run_checks_arguments_like_the_cli(tmp_path, kwargs, message):
+    # refused before the weights, the source or the run folder are touched (all missing here)
+    with pytest.raises(UserError, match=message):
+        detect.run(weights=tmp_path / "missing.pt", source=tmp_path / "nothing.jpg", project=tmp_path / "runs", **kwargs)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_save_crop_with_hostile_class_names_writes_only_inside_the_run(yolov5n_pt, bus_jpg, tmp_path):
     """Checkpoints are untrusted: class names such as ../../../../escaped or an absolute path stay folder names."""
     from models.checkpoints import load_checkpoint

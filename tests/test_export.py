@@ -107,6 +107,8 @@ def test_fixed_shape_export_records_its_input(tmp_path, yolov5n_pt):
 @pytest.mark.parametrize("kwargs, message", [
     ({"include": ("tflite2",)}, "invalid --include"),
     ({"include": ("onnx",), "half": True}, "--half only compatible with GPU"),
+    ({"imgsz": (64, 0)}, "imgsz=0 is invalid"),  # run() from Python checks like the CLI
+    ({"iou_thres": 2.0}, "iou_thres=2.0 is invalid"),
 ])
 def test_bad_options_are_user_errors(tmp_path, yolov5n_pt, kwargs, message):
     with pytest.raises(UserError, match=message):

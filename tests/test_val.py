@@ -134,6 +134,17 @@ def test_wrong_class_count_is_a_user_error(data16, yolov5n_pt, tmp_path):
         val.run(str(yaml_file), weights=str(yolov5n_pt), imgsz=64, workers=0, project=tmp_path)
 
 
+@pytest.mark.parametrize("kwargs, message", [({"batch_size": 0}, "batch_size=0 is invalid: it must be an integer >= 1"),
+                                             ({"conf_thres": 1.5}, "conf_thres=1.5 is invalid"),
+                                             ({"imgsz": 99999}, "imgsz=99999 is invalid")])
+def test_python_run_checks_arguments_like_the_cli(tmp_path, kwargs, message):
+    # refused before the weights, the data or the run folder are touched (both are missing here)
+    with pytest.raises(UserError, match=message):
+        val.run(str(tmp_path / "missing.yaml"), weights=str(tmp_path / "missing.pt"), project=tmp_path / "runs",
+                **kwargs)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_speed_and_study_tasks(data16, yolov5n_pt, tmp_path, monkeypatch, log_text):
     monkeypatch.setattr(val, "STUDY_SIZES", (64, 96))
     base = ["--data", str(data16), "--weights", str(yolov5n_pt), "--batch-size", "8", "--workers", "0",
