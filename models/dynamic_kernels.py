@@ -12,7 +12,9 @@ timing the alternatives on 2 CPU threads at the Ghost model's shapes (640 px, ba
 
 Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch;
 inside `fixed_batch_export()` (static-shape exports) kxk kernels are traced as timm's grouped convolution with
-runtime weights instead, which ONNX Runtime and OpenVINO run as one convolution (the shifted slices cost 13% more).
+runtime weights instead, which ONNX Runtime and OpenVINO run as one convolution (the shifted slices cost 13% more);
+inside `static_weight_export()` (onnx2tf, which rejects runtime weights and stalls on the slices) every kernel is
+traced as its experts' constant-weight convolutions, each output scaled by the image's routing weight and summed.
 For training, `routed_conv2d` makes routing, mixing and convolution one autograd node: the routing's gradient joins
 the input gradient inside the convolution's backward, instead of as a full-size tensor added to it afterwards.
 `reference_conv2d` is timm's own forward, the definition the tests and `python -m tools.benchmarks.kernels` hold
@@ -31,6 +33,7 @@ from timm.layers import CondConv2d
 from timm.layers.padding import pad_same
 
 _FIXED_BATCH = [False]  # set inside fixed_batch_export()
+_STATIC_WEIGHTS = [False]  # set inside static_weight_export()
 
 
 @contextlib.contextmanager
@@ -42,6 +45,17 @@ def fixed_batch_export() -> Iterator[None]:
         yield
     finally:
         _FIXED_BATCH[0] = False
+
+
+@contextlib.contextmanager
+def static_weight_export() -> Iterator[None]:
+    """Trace every dynamic kernel as its experts' convolutions with constant weights, summed with the image's routing
+    weights: for converters that reject runtime conv weights (onnx2tf); exact at any batch size."""
+    _STATIC_WEIGHTS[0] = True
+    try:
+        yield
+    finally:
+        _STATIC_WEIGHTS[0] = False
 
 
 class _StaticView:
@@ -146,16 +160,33 @@ def _shifted(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, c
     return out if bias is None else out + bias.reshape(-1, cc.out_channels, 1, 1)
 
 
+def _expert_sum(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
+                shift: torch.Tensor | None) -> torch.Tensor:
+    """conv(x, sum_e r_e W_e) = sum_e r_e conv(x, W_e): each expert a convolution with constant weights, its output
+    scaled by the image's routing weight (export for converters that need constant weights)."""
+    experts = cc.weight.reshape((cc.weight.shape[0],) + _kernel_shape(cc, cc.out_channels))
+    y = None
+    for e, r in enumerate(routing[:, :, None, None].split(1, 1)):
+        ye = F.conv2d(x, experts[e], None, cc.stride, cc.padding, cc.dilation, cc.groups) * r
+        y = ye if y is None else y + ye
+    bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
+    if shift is not None:
+        bias = shift if bias is None else bias + shift
+    return y if bias is None else y + bias.reshape(-1, cc.out_channels, 1, 1)
+
+
 def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
                    shift: torch.Tensor | None = None) -> torch.Tensor:
     """The same result as `cc(x, routing)` (+ shift), computed on the fastest path for the layer's shape."""
+    if cc.dynamic_padding:
+        x = pad_same(x, cc.kernel_size, cc.stride, cc.dilation)
+        cc = _StaticView(cc)
+    if _STATIC_WEIGHTS[0] and torch.jit.is_tracing():
+        return _expert_sum(x, routing, cc, shift)
     weight = torch.matmul(routing, cc.weight)  # (B, out * in/g * kh * kw): each image's mixture of experts
     bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
     if shift is not None:
         bias = shift.expand(x.shape[0], -1) if bias is None else bias + shift
-    if cc.dynamic_padding:
-        x = pad_same(x, cc.kernel_size, cc.stride, cc.dilation)
-        cc = _StaticView(cc)
     dense_1x1 = _is_dense_1x1(cc)
     if torch.jit.is_tracing() or torch.jit.is_scripting():
         if _FIXED_BATCH[0] and not dense_1x1:
