@@ -63,21 +63,43 @@ class Detect(nn.Module):
         self.anchor_grid = [torch.empty(0) for _ in range(self.nl)]
 
     def forward(self, x: list[torch.Tensor]):
-        z = []
         for i in range(self.nl):
             x[i] = self.m[i](x[i])
             bs, _, ny, nx = x[i].shape
             x[i] = x[i].reshape(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
-            if not self.training:
-                if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
-                    self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
-                xy, wh, conf = x[i].sigmoid().split((2, 2, self.nc + 1), 4)
-                xy = (xy * 2 + self.grid[i]) * self.stride[i]
-                wh = (wh * 2) ** 2 * self.anchor_grid[i]
-                z.append(torch.cat((xy, wh, conf), 4).view(bs, self.na * nx * ny, self.no))
         if self.training:
             return x
+        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+            return self._decode(x)
+        return self._decode_in_place(x)
+
+    def _decode(self, x: list[torch.Tensor]):
+        """YOLOv5's decode (sigmoid, split, affine, concatenations): the graph exports and torch.compile see."""
+        z = []
+        for i in range(self.nl):
+            bs, _, ny, nx, _ = x[i].shape
+            if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
+                self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
+            xy, wh, conf = x[i].sigmoid().split((2, 2, self.nc + 1), 4)
+            xy = (xy * 2 + self.grid[i]) * self.stride[i]
+            wh = (wh * 2) ** 2 * self.anchor_grid[i]
+            z.append(torch.cat((xy, wh, conf), 4).view(bs, self.na * nx * ny, self.no))
         return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
+
+    def _decode_in_place(self, x: list[torch.Tensor]):
+        """`_decode`'s numbers bit for bit in eager inference: each level's sigmoid is copied into its rows of the
+        output and the box affine applied there in place, with no split, box temporaries or concatenations. (A sigmoid
+        written straight into the rows would round some confidences 1 ulp apart: other vector/tail split.)"""
+        bs, rows = x[0].shape[0], [self.na * t.shape[2] * t.shape[3] for t in x]
+        out = torch.empty(bs, sum(rows), self.no, device=x[0].device, dtype=x[0].dtype)
+        for i, y in enumerate(out.split(rows, 1)):
+            ny, nx = x[i].shape[2:4]
+            if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
+                self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
+            y = y.view(bs, self.na, ny, nx, self.no).copy_(x[i].sigmoid())
+            y[..., :2].mul_(2).add_(self.grid[i]).mul_(self.stride[i])
+            y[..., 2:4].mul_(2).pow_(2).mul_(self.anchor_grid[i])
+        return (out,) if self.export else (out, x)
 
     def _make_grid(self, nx: int, ny: int, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         d, t = self.anchors[i].device, self.anchors[i].dtype
@@ -118,12 +140,10 @@ class BaseModel(nn.Module):
         return x
 
     def fuse(self) -> BaseModel:
-        """Fold every BatchNorm into the convolution before it: each block's own `fuse()` (Conv and DynamicConv)."""
+        """Fold every BatchNorm into the convolution before it: each block's own `fuse()` (Conv and DynamicConv).
+        Weights stay contiguous NCHW as in YOLOv5: channels-last kernels round differently and move boxes at NMS ties."""
         LOGGER.info("Fusing layers... ")
         fuse_module(self.model)
-        for m in self.model.modules():  # channels-last kernels: oneDNN's fast path for the fused (inference) model
-            if isinstance(m, nn.Conv2d):
-                m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
         self.info()
         return self
 
