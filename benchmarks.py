@@ -12,6 +12,7 @@ kernels vs timm, inference variants, training step, memory, data loader): python
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -31,6 +32,8 @@ from utils.files import ROOT, file_size, increment_path
 from utils.data.config import check_dataset
 from utils.logger import LOGGER, print_args
 
+TF_RUNNABLE = ("saved_model", "pb", "tflite")  # the TensorFlow formats with a CPU runtime here
+
 
 def one_thread_setting() -> None:
     """Every runtime at torch's thread count (OMP_NUM_THREADS=1 gives 1-thread timings): TensorFlow reads its
@@ -46,14 +49,22 @@ def _weights_copy(weights: str | Path, project: Path, name: str) -> Path:
     return Path(shutil.copy(attempt_download(weights), save_dir / "weights"))
 
 
+def _exported(weights: Path, suffix: str) -> Path | None:
+    """A file or folder already exported beside the weights copy (exports are all-or-nothing, the folder is fresh)."""
+    return next((f for f in sorted(weights.parent.glob(f"{weights.stem}*{suffix}")) if f != weights), None)
+
+
 def _export(weights: Path, fmt: str, arg: str, suffix: str, imgsz: int, batch_size: int, device: str,
             half: bool) -> Path:
-    """The PyTorch weights themselves, or their export to one format (export.py logs why one fails)."""
+    """The PyTorch weights themselves, or their export to one format (export.py logs why one fails); SavedModel,
+    GraphDef and TFLite are written together by the first of them, from one onnx2tf conversion."""
     if arg == "-":
         return weights
-    written = export.run(weights=weights, imgsz=(imgsz,), batch_size=batch_size, device=device or "cpu",
-                         include=(arg,), half=half)
-    f = next((Path(f) for f in written if str(f).endswith(suffix)), None)
+    if _exported(weights, suffix) is None:
+        with contextlib.suppress(UserError):  # a failed format is the missing file below; export.py said why
+            export.run(weights=weights, imgsz=(imgsz,), batch_size=batch_size, device=device or "cpu",
+                       include=TF_RUNNABLE if arg in TF_RUNNABLE else (arg,), half=half)
+    f = _exported(weights, suffix)
     if f is None:
         raise RuntimeError(f"export to {fmt} failed")
     return f
