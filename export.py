@@ -23,7 +23,7 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -192,19 +192,16 @@ def prepare_model(model: nn.Module, inplace: bool, dynamic: bool) -> nn.Module:
     return model
 
 
-class NormalizedBoxes(nn.Module):
-    """The model with xywh divided by the input size, as YOLOv5's TF exports give them: boxes and scores then share
-    one [0, 1] range, which a single INT8 output scale needs."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.model(x)
-        y = y[0] if isinstance(y, (list, tuple)) else y
-        h, w = x.shape[2:]
-        return torch.cat((y[..., :4] / y.new_tensor([w, h, w, h]), y[..., 4:]), -1)
+@contextlib.contextmanager
+def normalized_boxes(model: nn.Module) -> Iterator[None]:
+    """Detect gives xywh divided by the input size, as YOLOv5's TF exports: boxes and scores then share one [0, 1]
+    range, which a single INT8 output scale needs (DetectMultiBackend multiplies them back)."""
+    detect = model.model[-1]
+    detect.normalize = True
+    try:
+        yield
+    finally:
+        detect.normalize = False
 
 
 def export_tf_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int) -> Path:
@@ -215,8 +212,8 @@ def export_tf_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int) -
 
     onnxslim = require("onnxslim", "onnxslim", "TensorFlow export")
     f = file.with_name(f".{file.stem}_tf.onnx")
-    with static_weight_export():
-        torch.onnx.export(NormalizedBoxes(model).cpu(), (im.cpu(),), str(f), opset_version=opset,
+    with static_weight_export(), normalized_boxes(model):
+        torch.onnx.export(model.cpu(), (im.cpu(),), str(f), opset_version=opset,
                           do_constant_folding=True, input_names=["images"], output_names=["output0"], dynamo=False)
     onnx.save(onnxslim.slim(onnx.load(str(f))), str(f))
     return f

@@ -40,6 +40,7 @@ class Detect(nn.Module):
     stride = None  # set by the model from a dummy forward
     dynamic = False  # rebuild grids every call (dynamic-shape export)
     export = False  # return only the decoded tensor
+    normalize = False  # xywh divided by the image size, as YOLOv5's TF exports (one INT8 scale fits every output)
 
     def __init__(self, nc: int = 80, anchors: tuple = (), ch: tuple = (), inplace: bool = True):
         super().__init__()
@@ -69,7 +70,7 @@ class Detect(nn.Module):
             x[i] = x[i].reshape(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
         if self.training:
             return x
-        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+        if self.normalize or torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
             return self._decode(x)
         return self._decode_in_place(x)
 
@@ -81,8 +82,12 @@ class Detect(nn.Module):
             if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
                 self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
             xy, wh, conf = x[i].sigmoid().split((2, 2, self.nc + 1), 4)
-            xy = (xy * 2 + self.grid[i]) * self.stride[i]
-            wh = (wh * 2) ** 2 * self.anchor_grid[i]
+            if self.normalize:  # image-size units inside each level, pixel-sized constants folded: no INT8 tensor
+                n = xy.new_tensor([nx, ny])  # of the graph holds pixels, whose range would swamp the scores' scale
+                xy, wh = xy * (2 / n) + self.grid[i] / n, (wh * 2) ** 2 * (self.anchor_grid[i] / (n * self.stride[i]))
+            else:
+                xy = (xy * 2 + self.grid[i]) * self.stride[i]
+                wh = (wh * 2) ** 2 * self.anchor_grid[i]
             z.append(torch.cat((xy, wh, conf), 4).view(bs, self.na * nx * ny, self.no))
         return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
 

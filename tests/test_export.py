@@ -199,59 +199,77 @@ def test_ncnn_int8_is_one_failure_line(tmp_path, yolov5n_pt, log_lines):
 
 @pytest.fixture(scope="module")
 def tf_exports(tmp_path_factory):
-    """yolov5n at 64 px: SavedModel, GraphDef and fp32 TFLite from one onnx2tf run, INT8 TFLite from another."""
+    """yolov5n at 64 px: SavedModel, GraphDef and INT8 TFLite (calibrated on coco8) from one onnx2tf run."""
     from tests.conftest import shared_path
 
     w = copy_weights(shared_path("weights/yolov5n.pt"), tmp_path_factory.mktemp("tf"))
-    files = export.run(weights=w, imgsz=(64,), include=("saved_model", "pb", "tflite"))
-    (_, int8), = [export.run(weights=w, imgsz=(64,), include=("tflite",), int8=True, data="coco8.yaml")]
-    return w, files, int8
+    return w, export.run(weights=w, imgsz=(64,), include=("saved_model", "pb", "tflite"), int8=True, data="coco8.yaml")
 
 
 @needs(*TF_PACKAGES)
 def test_tensorflow_family_equals_pytorch_with_metadata(tf_exports):
-    w, files, _ = tf_exports
+    w, files = tf_exports
     stem = w.with_suffix("")
-    assert files == [f"{stem}_saved_model", f"{stem}.pb", f"{stem}-fp32.tflite"]
+    assert files == [f"{stem}_saved_model", f"{stem}.pb", f"{stem}-int8.tflite"]
     for f in files:
         m = DetectMultiBackend(f, CPU)
         assert m.names[5] == "bus" and m.stride == 32 and m.input_shape == (1, 3, 64, 64), f
-    assert_matches_pytorch(DetectMultiBackend(w, CPU), files, shapes=((1, 64, 64),))
+    assert_matches_pytorch(DetectMultiBackend(w, CPU), files[:2], shapes=((1, 64, 64),))
 
 
 @needs(*TF_PACKAGES)
 def test_tflite_metadata_as_yolov5_reads_it(tf_exports):
     import zipfile
 
-    _, files, _ = tf_exports
+    _, files = tf_exports
     with zipfile.ZipFile(files[-1]) as z:
         meta = ast.literal_eval(z.read(z.namelist()[0]).decode("utf-8"))
     assert meta["stride"] == 32 and meta["names"][0] == "person"
 
 
-@needs(*TF_PACKAGES)
-def test_tflite_int8_calibrated_close_to_fp32(tf_exports, bus_jpg):
+def bus_at(bus_jpg: Path, size: int) -> torch.Tensor:
     import cv2
 
-    w, files, int8 = tf_exports
-    assert int8.endswith("-int8.tflite") and Path(int8).stat().st_size < 0.5 * Path(files[-1]).stat().st_size
-    im = cv2.resize(cv2.imread(str(bus_jpg)), (64, 64))[:, :, ::-1].transpose(2, 0, 1).copy()
-    x = torch.from_numpy(im)[None].float() / 255
+    im = cv2.resize(cv2.imread(str(bus_jpg)), (size, size))[:, :, ::-1].transpose(2, 0, 1).copy()
+    return torch.from_numpy(im)[None].float() / 255
+
+
+@needs(*TF_PACKAGES)
+def test_tflite_int8_calibrated_close_to_fp32(tf_exports, bus_jpg):
+    w, files = tf_exports
+    int8 = files[-1]
+    assert Path(int8).stat().st_size < 3e6  # int8 weights, not the 7 MB of fp32
+    x = bus_at(bus_jpg, 64)
     y0, y = DetectMultiBackend(w, CPU)(x)[0], DetectMultiBackend(int8, CPU)(x)
     assert y.shape == y0.shape == (1, 252, 85)
     assert (y[..., 4] - y0[..., 4]).abs().mean() < 0.02  # objectness: measured 0.010
 
 
 @needs(*TF_PACKAGES)
-@pytest.mark.xfail(strict=True, reason="known bug: INT8 TFLite boxes are off by ~26 px on average at 64 px")
 def test_tflite_int8_boxes_close_to_fp32(tf_exports, bus_jpg):
-    import cv2
+    w, files = tf_exports
+    x = bus_at(bus_jpg, 64)
+    y0, y = DetectMultiBackend(w, CPU)(x)[0], DetectMultiBackend(files[-1], CPU)(x)
+    assert (y[..., :4] - y0[..., :4]).abs().mean() < 2  # pixels: measured 0.94 (26 while Detect decoded in pixels)
 
-    w, _, int8 = tf_exports
-    im = cv2.resize(cv2.imread(str(bus_jpg)), (64, 64))[:, :, ::-1].transpose(2, 0, 1).copy()
-    x = torch.from_numpy(im)[None].float() / 255
-    y0, y = DetectMultiBackend(w, CPU)(x)[0], DetectMultiBackend(int8, CPU)(x)
-    assert (y[..., :4] - y0[..., :4]).abs().mean() < 2
+
+@pytest.fixture(scope="module")
+def ghost_tf_exports(tmp_path_factory):
+    """The Ghost model at 64 px: SavedModel and fp32 TFLite from one onnx2tf run."""
+    from tests.conftest import shared_path
+
+    w = copy_weights(shared_path("weights/yolov5n-ghostdyn-seedpatch.pt"), tmp_path_factory.mktemp("ghost_tf"))
+    return w, export.run(weights=w, imgsz=(64,), include=("tflite",))
+
+
+@needs(*TF_PACKAGES)
+def test_ghost_model_tensorflow_equals_pytorch(ghost_tf_exports, bus_jpg):
+    w, files = ghost_tf_exports
+    ref = DetectMultiBackend(w, CPU)
+    assert_matches_pytorch(ref, files, shapes=((1, 64, 64),), tol=1e-3)
+    x = bus_at(bus_jpg, 64)
+    for f in files:
+        assert close(DetectMultiBackend(f, CPU)(x), ref(x)[0], 1e-3), f
 
 
 def test_missing_package_is_named_in_one_line(tmp_path, yolov5n_pt, log_lines, monkeypatch):
