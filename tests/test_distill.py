@@ -92,6 +92,7 @@ def test_student_equal_to_teacher_has_zero_loss_and_same_gradients(teachers):
 
 def test_other_student_gets_gradients_from_each_term(teachers, monkeypatch):
     monkeypatch.setattr(distill, "BOX_CONF", 0.0)  # a random teacher is never sure of a box
+    monkeypatch.setattr(distill, "CLS_CONF", 0.0)  # nor of an object
     student = _model("yolov5n-ghostdyn.yaml", seed=1).train()
     teacher = load_teacher(teachers["s"], student, torch.device("cpu"))  # other widths: adapters in between
     distiller = Distiller(student, teacher, DIST_HYP)

@@ -3,7 +3,8 @@
 Each term is weighted by a hyp key (defaults in DIST_HYP, so --evolve can tune them):
 dist_feat: the student's Detect inputs imitate the teacher's (MSE over the teacher's variance; a learned 1x1 adapter
   where channel counts differ); dist_obj / dist_cls: objectness and class probabilities match the teacher's
-  (Bernoulli KL, zero when they agree; classes weighted by the teacher's objectness); dist_box: decoded boxes match
+  (Bernoulli KL, zero when they agree; classes weighted by the teacher's objectness, in cells where it is at
+  least CLS_CONF); dist_box: decoded boxes match
   the teacher's where its objectness is at least BOX_CONF.
 The teacher and the adapters stay outside the student, so checkpoints keep YOLOv5's layout.
 """
@@ -27,6 +28,7 @@ from utils.torch_utils import RANK, de_parallel
 DIST_HYP = {"dist_feat": 0.5, "dist_obj": 1.0, "dist_cls": 1.0, "dist_box": 0.05}
 register_hyps({k: GAIN for k in DIST_HYP})  # hyp files and --evolve may set them
 BOX_CONF = 0.5  # teacher objectness from which its boxes are imitated
+CLS_CONF = 0.01  # teacher objectness from which class scores are imitated (cells below it weigh next to nothing)
 BOX_BETA = 0.1  # smooth-L1 corner of the box term: quadratic (vanishing gradient) for near-equal boxes
 EPS = 1e-6
 
@@ -44,17 +46,21 @@ def load_teacher(weights: str | Path, student: nn.Module, device: torch.device) 
     return teacher.half() if device.type == "cuda" else teacher
 
 
-def bernoulli_kl(logit_s: torch.Tensor, p_t: torch.Tensor) -> torch.Tensor:
-    """KL(p_t || sigmoid(logit_s)) per element: BCE against the soft target minus the target's entropy."""
-    bce = F.binary_cross_entropy_with_logits(logit_s, p_t, reduction="none")
-    entropy = -(p_t * p_t.clamp(EPS).log() + (1 - p_t) * (1 - p_t).clamp(EPS).log())
-    return (bce - entropy).clamp(0)
+def bernoulli_kl(logit_s: torch.Tensor, logit_t: torch.Tensor) -> torch.Tensor:
+    """KL(sigmoid(t) || sigmoid(s)) per element from logits, in closed form: softplus(s) - softplus(t) - p_t (s - t).
+    Three passes over the student's tensor instead of BCE minus entropy's dozen (the class term spans every cell)."""
+    with torch.no_grad():
+        p_t = logit_t.sigmoid()
+        const = F.softplus(logit_t) - p_t * logit_t
+    return (F.softplus(logit_s) - p_t * logit_s - const).clamp(0)
 
 
-def decode_boxes(p: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    """(xy offset in the cell, log wh in grid units) of raw level outputs (bs, na, ny, nx, no), (na, 2) anchors."""
-    xy = p[..., :2].sigmoid() * 2 - 0.5
-    wh = (p[..., 2:4].sigmoid() * 2) ** 2 * anchors.view(1, -1, 1, 1, 2)
+def decode_boxes(p: torch.Tensor, anchors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(xy offset in the cell, log wh in grid units) of the raw level outputs (bs, na, ny, nx, no) where mask
+    (bs, na, ny, nx) holds, with (na, 2) anchors; only the selected cells are decoded."""
+    p, anchors = p[mask], anchors.view(1, -1, 1, 1, 2).expand(*mask.shape, 2)[mask]
+    xy = p[:, :2].sigmoid() * 2 - 0.5
+    wh = (p[:, 2:4].sigmoid() * 2) ** 2 * anchors
     return torch.cat((xy, wh.clamp(EPS).log()), -1)
 
 
@@ -110,10 +116,16 @@ class Distiller:
             return model(imgs)
 
     def teacher_forward(self, imgs: torch.Tensor) -> list[torch.Tensor]:
-        """The teacher's raw Detect outputs (float), its Detect inputs kept for the feature term."""
+        """The teacher's raw Detect outputs (float), its Detect inputs kept for the feature term. Channels-last input
+        (the fused teacher's kernels are channels-last) and Detect in training mode (raw maps, no box decoding)."""
         dtype = next(self.teacher.parameters()).dtype
-        with torch.no_grad(), detect_inputs(self.teacher, self._t):
-            out = self.teacher(imgs.to(dtype))[1]
+        detect = self.teacher.model[-1]
+        detect.training = True
+        try:
+            with torch.no_grad(), detect_inputs(self.teacher, self._t):
+                out = self.teacher(imgs.to(dtype).contiguous(memory_format=torch.channels_last))
+        finally:
+            detect.training = False
         self._t["x"] = [x.float() for x in self._t["x"]]
         return [x.float() for x in out]
 
@@ -138,14 +150,16 @@ class Distiller:
         obj, cls, box = [], [], []
         for i, (s, t) in enumerate(zip(ps, pt)):
             t_obj = t[..., 4].sigmoid()
-            obj.append(bernoulli_kl(s[..., 4], t_obj).mean())
+            obj.append(bernoulli_kl(s[..., 4], t[..., 4]).mean())
             if self.classes:
-                kl = bernoulli_kl(s[..., 5:], t[..., 5:].sigmoid()).mean(-1)
-                cls.append((kl * t_obj).sum() / (t_obj.sum() + EPS))
+                cells = t_obj > CLS_CONF
+                w = t_obj[cells]
+                kl = bernoulli_kl(s[cells][:, 5:], t[cells][:, 5:]).mean(-1)
+                cls.append((kl * w).sum() / (w.sum() + EPS))
             sure = t_obj > BOX_CONF
             if sure.any():
-                bs, bt = decode_boxes(s, self.student_anchors[i].float()), decode_boxes(t, anchors_t[i])
-                box.append(F.smooth_l1_loss(bs[sure], bt[sure], beta=BOX_BETA, reduction="none").sum(-1).mean())
+                bs, bt = decode_boxes(s, self.student_anchors[i].float(), sure), decode_boxes(t, anchors_t[i], sure)
+                box.append(F.smooth_l1_loss(bs, bt, beta=BOX_BETA, reduction="none").sum(-1).mean())
         zero = ps[0].sum() * 0
         return tuple(torch.stack(x).mean() if x else zero for x in (obj, cls, box))
 
