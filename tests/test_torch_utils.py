@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from models.yolo import Model
 from tests.conftest import golden
-from utils.torch_utils import ModelEMA, fuse_conv_and_bn, smart_optimizer
+from utils.torch_utils import ModelEMA, fuse_conv_and_bn, smart_optimizer, to_float_image
 
 
 def _ema_model(g: dict) -> nn.Module:
@@ -109,3 +109,12 @@ def test_fused_conv_equals_yolov5s_fold_bit_for_bit():
     assert torch.equal(fused.weight, weight)
     assert torch.equal(fused.bias, bn.bias - bn.weight * bn.running_mean / std)
     assert not torch.equal(fused.bias, bn.bias - bn.running_mean * (bn.weight / std))  # the order matters here
+
+
+def test_to_float_image_scales_without_touching_the_input():
+    """uint8 -> float in [0, 1] as YOLOv5's `im.float() / 255`, bit for bit; a float input is never scaled in place."""
+    im = np.random.default_rng(0).integers(0, 256, (2, 3, 8, 8), dtype=np.uint8)
+    assert torch.equal(to_float_image(im, "cpu"), torch.from_numpy(im).float() / 255)
+    assert to_float_image(im, "cpu", half=True).dtype == torch.float16
+    x = torch.full((1, 3, 4, 4), 255.0)
+    assert torch.equal(to_float_image(x, "cpu"), torch.ones_like(x)) and torch.equal(x, torch.full_like(x, 255.0))

@@ -194,7 +194,8 @@ def to_float_image(im: torch.Tensor | np.ndarray, device: torch.device | str, ha
     """uint8 images (0-255) as the float (or half) tensor in [0, 1] on `device` that every model here takes."""
     x = torch.from_numpy(im) if isinstance(im, np.ndarray) else im
     x = x.to(device, non_blocking=True)
-    return (x.half() if half else x.float()) / 255
+    y = x.half() if half else x.float()
+    return y.div_(255) if y is not x else y / 255  # a new tensor is scaled in place: no second full-size buffer
 
 
 def scale_img(img: torch.Tensor, ratio: float = 1.0, same_shape: bool = False, gs: int = 32) -> torch.Tensor:
