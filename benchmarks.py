@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import platform
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import torch
@@ -33,6 +36,7 @@ from utils.data.config import check_dataset
 from utils.logger import LOGGER, print_args
 
 TF_RUNNABLE = ("saved_model", "pb", "tflite")  # the TensorFlow formats with a CPU runtime here
+ISOLATED = ("paddle",)  # run in their own process: importing paddle where TensorFlow is loaded crashes (SIGSEGV)
 
 
 def one_thread_setting() -> None:
@@ -68,6 +72,24 @@ def _export(weights: Path, fmt: str, arg: str, suffix: str, imgsz: int, batch_si
     if f is None:
         raise RuntimeError(f"export to {fmt} failed")
     return f
+
+
+def _measure(w: Path, fmt: str, arg: str, suffix: str, data: str | Path, imgsz: int, batch_size: int, device: str,
+             half: bool, threads: int) -> list:
+    """One table row: the export's size, and its mAP50-95 and inference ms/image as val.py measures them."""
+    torch.set_num_threads(threads)
+    f = _export(w, fmt, arg, suffix, imgsz, batch_size, device, half)
+    result = val.run(data, f, batch_size, imgsz, plots=False, device=device, task="speed", half=half,
+                     project=w.parent.parent, name="val", exist_ok=True)
+    return [fmt, round(file_size(f), 1), round(result[0][3], 4), round(result[2][1], 2)]
+
+
+def _call(isolated: bool, fn: Callable, *args):
+    """fn(*args), in a fresh process when isolated: a crash there is this format's error, not the end of the run."""
+    if not isolated:
+        return fn(*args)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def cannot_run(arg: str) -> str | None:
@@ -109,10 +131,8 @@ def run(weights: str | Path = ROOT / "yolov5n.pt", imgsz: int = 640, batch_size:
             rows.append([fmt, None, None, None])
             continue
         try:
-            f = _export(w, fmt, arg, suffix, imgsz, batch_size, device, half)
-            result = val.run(data, f, batch_size, imgsz, plots=False, device=device, task="speed", half=half,
-                             project=w.parent.parent, name="val", exist_ok=True)
-            rows.append([fmt, round(file_size(f), 1), round(result[0][3], 4), round(result[2][1], 2)])
+            rows.append(_call(arg in ISOLATED, _measure, w, fmt, arg, suffix, data, imgsz, batch_size, device, half,
+                              torch.get_num_threads()))
         except Exception as e:  # one format failing must not stop the others (YOLOv5 alike)
             _failed(fmt, e, hard_fail)
             rows.append([fmt, None, None, None])
@@ -132,7 +152,7 @@ def test(weights: str | Path = ROOT / "yolov5n.pt", imgsz: int = 640, batch_size
     rows = []
     for fmt, (arg, suffix) in FORMATS.items():
         try:
-            _export(w, fmt, arg, suffix, imgsz, batch_size, device, half)
+            _call(arg in ISOLATED, _export, w, fmt, arg, suffix, imgsz, batch_size, device, half)
             rows.append([fmt, True])
         except Exception as e:  # one format failing must not stop the others (YOLOv5 alike)
             _failed(fmt, e, hard_fail)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures.process import BrokenProcessPool
+
 import pandas as pd
 import pytest
 import torch
@@ -48,6 +51,12 @@ def test_formats_without_a_runtime_here_are_skipped_with_why(tmp_path, yolov5n_p
     table = next(x for x in log_lines if x.startswith("\nBenchmarks complete"))
     assert "TensorFlow.js: not run, TF.js models run in a browser" in table and "TensorRT: not run, TensorRT" in table
     assert f"{torch.get_num_threads()} CPU threads" in table
+
+
+def test_isolated_format_runs_in_a_child_whose_crash_is_an_error():
+    """Paddle crashes in a process that has loaded TensorFlow: its row runs in a fresh process, a crash is its error."""
+    with pytest.raises(BrokenProcessPool):  # this process survives the abort
+        benchmarks._call(True, os.abort)
 
 
 def test_hard_fail_floor_checks_every_map():
