@@ -70,3 +70,12 @@ def test_python_api_arguments_are_named_as_written():
         check_args({"classes": 0}, bounds={"classes": Bound(1, 100)}, python=True)
     with pytest.raises(UserError, match=r"^imgsz takes 1 or 2 values"):
         check_args({"imgsz": [1, 2, 3]}, python=True)
+
+
+def test_numpy_numbers_pass_as_python_callers_give_them():
+    import numpy as np
+
+    check_args({"max_det": np.int64(300), "classes": np.array([0, 5]), "conf_thres": np.float32(0.25),
+                "imgsz": (np.int32(320),)}, python=True)
+    with pytest.raises(UserError, match=r"^classes=-1 is invalid"):
+        check_args({"classes": np.array([0, -1])}, python=True)

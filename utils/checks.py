@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from utils.logger import LOGGER
@@ -50,7 +52,7 @@ class Bound:
     special: tuple[tuple[float, str], ...] = ()  # (value, meaning), e.g. (-1, "AutoBatch")
 
     def accepts(self, v: object) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float) if not self.integer else int):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.integer else numbers.Real):
             return False
         if any(v == s for s, _ in self.special):
             return True
@@ -100,7 +102,7 @@ def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | N
         if special and key in special:
             bound = Bound(bound.low, bound.high, bound.integer, bound.special + special[key])
         flag = f"{key}=" if python else "--" + key.replace("_", "-")
-        values = list(value) if key in LIST_ARGS and isinstance(value, (list, tuple)) else [value]
+        values = list(value) if key in LIST_ARGS and isinstance(value, Iterable) and not isinstance(value, str) else [value]
         if key == "imgsz" and not 1 <= len(values) <= 2:
             raise UserError(f"{flag.rstrip('=')} takes 1 or 2 values (size, or height width), got {len(values)}: "
                             f"{' '.join(map(str, values))}")
