@@ -266,6 +266,22 @@ def export_ncnn(model: nn.Module, im: torch.Tensor, file: Path, meta: dict, half
         return edge.export_ncnn(ts_file, file, tuple(im.shape), {**meta, "shape": list(im.shape)}, half, prefix)
 
 
+@contextlib.contextmanager
+def fixed_scale_upsampling(model: nn.Module) -> Iterator[None]:
+    """nn.Upsample layers trace their scale factor as a constant: YOLOv5 v7.0 checkpoints pickle
+    recompute_scale_factor=True, which traces the output size as shape arithmetic ending in an int cast (on a 1-element
+    tensor) that coremltools 9 cannot convert."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Upsample)]
+    saved = [m.recompute_scale_factor for m in layers]
+    for m in layers:
+        m.recompute_scale_factor = None
+    try:
+        yield
+    finally:
+        for m, r in zip(layers, saved):
+            m.recompute_scale_factor = r
+
+
 def check_nms(include: list[str], nms: bool) -> None:
     """YOLOv5 adds TF NMS ops inside its Keras rebuild; the onnx2tf graph has none, so refuse rather than ignore."""
     if nms:
@@ -351,7 +367,8 @@ def run(data: str | Path = ROOT_REL / "data/coco128.yaml", weights: str | Path =
     if "paddle" in include:
         log("PaddlePaddle", edge.export_paddle, model, im, file, {**meta, "shape": list(im.shape)})
     if "coreml" in include:
-        log("CoreML", edge.export_coreml, model, im, file, meta, half, mlmodel)
+        with static_weight_export(), fixed_scale_upsampling(model):  # constant conv weights, as for TensorFlow
+            log("CoreML", edge.export_coreml, model, im, file, meta, half, mlmodel)
     if any(x in include for x in TF_FORMATS):
         export_tensorflow(model, im, file, meta, include, opset, int8, half, per_tensor, keras, calib, log)
     if "ncnn" in include:

@@ -280,7 +280,7 @@ class GhostModule(nn.Module):
         """(primary maps, cheap maps cut to oup in all): the output's two parts, for a caller to concatenate once."""
         x1 = self.primary_conv(x)
         x2 = self.cheap_operation(x1)
-        return x1, x2[:, :self.oup - x1.shape[1]]
+        return x1, x2[:, :self.oup - self.primary_conv[0].cond_conv.out_channels]  # a constant in traces (Core ML)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(self.halves(x), 1)

@@ -163,7 +163,7 @@ def load_pb(w: str) -> Runtime:
 
 
 def load_ncnn(w: str) -> Runtime:
-    """NCNN folder (model.ncnn.param/.bin): one image per extractor, fp32 arithmetic on CPU."""
+    """NCNN folder (model.ncnn.param/.bin): one image per extractor, fp32 storage and arithmetic on CPU."""
     LOGGER.info(f"Loading {w} for NCNN inference...")
     ncnn = require("ncnn", "ncnn", "NCNN inference")
     folder = Path(w)
@@ -173,6 +173,8 @@ def load_ncnn(w: str) -> Runtime:
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = _threads()
+    for o in ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic", "use_bf16_storage"):
+        setattr(net.opt, o, False)  # fp32 throughout: ncnn's default fp16/bf16 storage costs PyTorch parity
     net.load_param(str(param))
     net.load_model(str(param.with_suffix(".bin")))
     inp, out = net.input_names()[0], net.output_names()[0]

@@ -88,7 +88,7 @@ class Detect(nn.Module):
             else:
                 xy = (xy * 2 + self.grid[i]) * self.stride[i]
                 wh = (wh * 2) ** 2 * self.anchor_grid[i]
-            z.append(torch.cat((xy, wh, conf), 4).view(bs, self.na * nx * ny, self.no))
+            z.append(torch.cat((xy, wh, conf), 4).view(bs, -1, self.no))  # no traced size product: Core ML
         return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
 
     def _decode_in_place(self, x: list[torch.Tensor]):

@@ -185,8 +185,8 @@ def test_ghost_model_ncnn_equals_pytorch(ghost_ncnn):
     w, (f,) = ghost_ncnn
     m = DetectMultiBackend(f, CPU)
     assert m.ncnn and m.names[5] == "bus" and m.stride == 32 and m.input_shape == (1, 3, 64, 96)
-    # NCNN's dynamic-weight layers differ by up to 0.05 px (5e-4 of the box range): the 1e-3 target is missed here
-    assert_matches_pytorch(DetectMultiBackend(w, CPU), [f], shapes=((1, 64, 96),), tol=5e-3)
+    # fp32 storage (the runner turns ncnn's fp16 default off): 1.7e-4 px max, 1.5e-6 of the box range (fp16: 4e-2)
+    assert_matches_pytorch(DetectMultiBackend(w, CPU), [f], shapes=((1, 64, 96),), tol=1e-3)
 
 
 @needs("pnnx", "ncnn")
@@ -270,6 +270,21 @@ def test_ghost_model_tensorflow_equals_pytorch(ghost_tf_exports, bus_jpg):
     x = bus_at(bus_jpg, 64)
     for f in files:
         assert close(DetectMultiBackend(f, CPU)(x), ref(x)[0], 1e-3), f
+
+
+@needs("coremltools")
+def test_ghost_model_coreml_structure(tmp_path, bus_jpg):
+    import coremltools as ct
+
+    from tests.conftest import shared_path
+
+    w = copy_weights(shared_path("weights/yolov5n-ghostdyn-seedpatch.pt"), tmp_path)
+    (f,) = export.run(weights=w, imgsz=(64, 96), include=("coreml",))
+    assert f.endswith(".mlpackage")
+    m = DetectMultiBackend(f, CPU)  # read on Linux; prediction needs macOS
+    assert m.coreml and m.input_shape == (1, 3, 64, 96) and m.stride == 32 and m.names[5] == "bus"
+    (out,) = ct.utils.load_spec(f).description.output
+    assert list(out.type.multiArrayType.shape) in ([], [1, 378, 85])  # ML programs may leave output shapes open
 
 
 def test_missing_package_is_named_in_one_line(tmp_path, yolov5n_pt, log_lines, monkeypatch):

@@ -59,6 +59,7 @@ def onnx2tf_convert(onnx_file: Path, int8: bool, per_tensor: bool, keras: bool, 
     onnx2tf = require("onnx2tf", "onnx2tf", "TensorFlow export (saved_model, pb, tflite, edgetpu, tfjs)")
     tf = require("tensorflow", "tensorflow", "TensorFlow export (saved_model, pb, tflite, edgetpu, tfjs)")
     LOGGER.info(f"\n{prefix} converting with onnx2tf {onnx2tf.__version__} and tensorflow {tf.__version__}...")
+    onnx_file = onnx_file.resolve()  # onnx2tf runs in its work folder: relative --weights paths must not move
     out = Path(tempfile.mkdtemp(prefix=f".{onnx_file.stem}_onnx2tf_", dir=onnx_file.parent))
     try:
         calib = None
