@@ -160,7 +160,9 @@ def quantize_openvino(ov_model, calibration: Callable | None, prefix: str):
     if calibration is None:
         raise UserError("--int8 needs calibration images: give --data with a 'val' (or 'train') image folder")
     LOGGER.info(f"{prefix} quantizing to INT8 with nncf {nncf.__version__}...")
-    return nncf.quantize(ov_model, nncf.Dataset(calibration()), subset_size=300)
+    head = nncf.IgnoredScope(types=["Multiply", "Subtract", "Sigmoid"], validate=False)  # keep Detect's decode arithmetic in fp32
+    return nncf.quantize(ov_model, nncf.Dataset(calibration()), subset_size=300,
+                         preset=nncf.QuantizationPreset.MIXED, ignored_scope=head)
 
 
 def calibration_images(data: str | Path, imgsz: list[int], stride: int) -> Callable:
