@@ -160,4 +160,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background (&) launch inherits SIGINT ignored
     main(sys.argv[1:])

@@ -121,7 +121,7 @@ def test_ctrl_c_exits_promptly_and_leaves_only_whole_files(tmp_path, moment):
     run = TrainProcess(tmp_path / "logs", tiny_train_args(data, runs, EPOCHS, "--workers", "2"), fault=moment)
     run.wait_for("paused")
     run.signal(signal.SIGINT)
-    assert run.wait(timeout=180) != 0, run.output()  # stopped (not the 1 h pause), workers included; 60 s was exceeded twice in full CI runs on a loaded machine
+    assert run.wait(timeout=60) != 0, run.output()  # stopped, loader workers included, and says it did not finish
     run_dir = runs / "exp"
     assert _temporary_files(run_dir) == []
     assert load_checkpoint(run_dir / "weights" / "last.pt")["epoch"] == 0
