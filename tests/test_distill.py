@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from copy import deepcopy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -22,6 +24,7 @@ from utils.errors import UserError
 from utils.files import ROOT, check_yaml, yaml_load
 from utils.training import distill
 from utils.training.distill import DIST_HYP, Distiller, load_teacher
+from utils.training.hyps import load_hyp
 from utils.training.loss import ComputeLoss
 
 TINY = dict(imgsz=64, batch_size=4, workers=0, epochs=1, noplots=True)
@@ -150,7 +153,7 @@ def test_warm_start_trains_only_the_blocks_without_teacher_weights(coco8_yaml, t
 
     student = _model("yolov5n-ghostdyn.yaml", seed=2)
     before = deepcopy(student.state_dict())
-    warm_start(student, teachers["n"], ROOT / "data/coco8/images", 64, steps=2, batch_size=4)
+    warm_start(student, teachers["n"], ROOT / "data/coco8/images", 64, steps=4, batch_size=4)
     teacher_state = attempt_load(teachers["n"], fuse=False).state_dict()
     after = student.state_dict()
     copied = [k for k in after if k in teacher_state and teacher_state[k].shape == after[k].shape]
@@ -158,9 +161,26 @@ def test_warm_start_trains_only_the_blocks_without_teacher_weights(coco8_yaml, t
     assert torch.equal(after["model.0.conv.weight"], teacher_state["model.0.conv.weight"].float())
     ghost = [k for k in after if ".primary_conv.0." in k and k.endswith("weight")]
     assert ghost and all(not torch.equal(after[k], before[k]) for k in ghost)
-    assert any("step 2/2 stitched" in line for line in log_lines)
+    assert any("step 1/4 local" in line for line in log_lines)
+    assert any("step 4/4 stitched" in line for line in log_lines)
     with pytest.raises(UserError, match="counterpart|layout"):
         warm_start(_model("yolov5n-ghostdyn.yaml"), teachers["s"], ROOT / "data/coco8/images", 64, 1, 4)
+
+
+def test_warm_start_images_are_augmented_model_inputs():
+    import cv2
+    from utils.training.warm_start import augmented
+
+    im0 = cv2.imread(str(ROOT / "data/coco8/images/train/000000000338.jpg"))
+    rng = random.Random(0)
+    ims = [augmented(im0, 64, rng) for _ in range(3)]
+    assert all(im.shape == (3, 64, 64) and im.dtype == np.uint8 for im in ims)
+    assert not np.array_equal(ims[0], ims[1]) and not np.array_equal(ims[1], ims[2])
+
+
+def test_distill_hyp_file_loads_with_its_distillation_keys():
+    hyp = load_hyp(ROOT / "data/hyps/hyp.distill.yaml")
+    assert set(DIST_HYP) <= set(hyp) and hyp["lr0"] < HYP["lr0"] and hyp["warmup_bias_lr"] == 0
 
 
 def test_two_process_gloo_ddp_with_teacher(coco8_yaml, teachers, tmp_path):

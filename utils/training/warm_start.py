@@ -1,10 +1,11 @@
 """Label-free warm start from a teacher (train.py --teacher-warmup-steps): blocks the teacher's weights cannot fill
 (e.g. every C3_GhostModule of a Ghost model under a yolov5n teacher) learn to reproduce their counterpart's output.
 
-First half of the steps: each block alone, fed the teacher's input to that block (local, cheap, no compounding).
-Second half: the whole student on its own features, every block matched to the teacher's (stitched), so that the
-errors of earlier blocks are corrected downstream. Loss: MSE over the teacher output's variance; Adam, one-cycle LR.
-Only images are read, from any folder or list: labels are never used.
+First quarter of the steps: each block alone, fed the teacher's input to that block (local, cheap, no compounding;
+its error plateaus within ~100 steps). The rest: the whole student on its own features, every block matched to the
+teacher's (stitched), so that the errors of earlier blocks are corrected downstream. Loss: MSE over the teacher
+output's variance; Adam, one-cycle LR. Only images are read, from any folder or list: labels are never used; each is
+scaled, shifted, colour-jittered and flipped at random, so that long warm starts on few images do not over-fit.
 """
 
 from __future__ import annotations
@@ -21,19 +22,30 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.loading import attempt_load
+from utils.data.augmentations import augment_hsv, letterbox, random_perspective
 from utils.data.image_files import list_image_files
 from utils.errors import UserError
-from utils.inference.sources import to_model_input
 from utils.logger import LOGGER, colorstr
 from utils.torch_utils import intersect_dicts, to_float_image
 
 LR = 1e-3
+LOCAL = 0.25  # share of the steps spent on local (block-alone) imitation
+AUGMENT = {"translate": 0.1, "scale": 0.5, "hsv": (0.015, 0.7, 0.4)}  # hyp.scratch-low's values
 EPS = 1e-6
 PREFIX = colorstr("warm start: ")
 
 
+def augmented(im0: np.ndarray, imgsz: int, rng: random.Random) -> np.ndarray:
+    """A letterboxed, randomly scaled, shifted, colour-jittered and flipped RGB CHW copy of a BGR image."""
+    im = letterbox(im0, imgsz, auto=False)[0]
+    im = random_perspective(im, degrees=0, translate=AUGMENT["translate"], scale=AUGMENT["scale"], shear=0)[0]
+    augment_hsv(im, *AUGMENT["hsv"])
+    im = im.transpose((2, 0, 1))[::-1]
+    return im[:, :, ::-1] if rng.random() < 0.5 else im
+
+
 def image_batches(source: str | Path | list, imgsz: int, batch_size: int, seed: int = 0) -> Iterator[torch.Tensor]:
-    """Endless batches (float, 0-1, RGB) of the images under source, shuffled each pass, half flipped left-right."""
+    """Endless augmented batches (float, 0-1, RGB) of the images under source, shuffled each pass."""
     files = list_image_files(source, prefix=PREFIX)
     rng = random.Random(seed)
     batch_size = min(batch_size, len(files))
@@ -45,8 +57,7 @@ def image_batches(source: str | Path | list, imgsz: int, batch_size: int, seed: 
                 im0 = cv2.imread(f)
                 if im0 is None:
                     raise UserError(f"{PREFIX}{f} is not a readable image")
-                im = to_model_input(im0, imgsz, 32, auto=False)
-                ims.append(im[:, :, ::-1] if rng.random() < 0.5 else im)
+                ims.append(augmented(im0, imgsz, rng))
             yield to_float_image(np.ascontiguousarray(np.stack(ims)), "cpu")
 
 
@@ -109,12 +120,12 @@ def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Pa
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
     batches = image_batches(source, imgsz, batch_size)
     student.train()
-    t0, log_every = time.time(), max(steps // 10, 1)
+    t0, log_every, local = time.time(), max(steps // 10, 1), int(steps * LOCAL)
     for step in range(steps):
         imgs = next(batches).to(device)
         with torch.no_grad():
             target = _outputs(teacher, layers, imgs, with_inputs=True)
-        if step < steps // 2:  # local: each block from the teacher's input
+        if step < local:  # local: each block from the teacher's input
             losses = [nmse(student.model[i](target[i][0]), target[i][1]) for i in layers]
         else:  # stitched: the student on its own features
             out = _outputs(student, layers, imgs)
@@ -125,6 +136,6 @@ def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Pa
         optimizer.step()
         scheduler.step()
         if (step + 1) % log_every == 0 or step + 1 == steps:
-            LOGGER.info(f"{PREFIX}step {step + 1}/{steps} {'local' if step < steps // 2 else 'stitched'} "
+            LOGGER.info(f"{PREFIX}step {step + 1}/{steps} {'local' if step < local else 'stitched'} "
                         f"normalized error {loss.item():.3f} ({time.time() - t0:.0f}s)")
     student.zero_grad(set_to_none=True)  # the stitched steps left gradients on layers that were not trained
