@@ -92,18 +92,21 @@ class Detect(nn.Module):
         return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
 
     def _decode_in_place(self, x: list[torch.Tensor]):
-        """`_decode`'s numbers bit for bit in eager inference: each level's sigmoid is copied into its rows of the
-        output and the box affine applied there in place, with no split, box temporaries or concatenations. (A sigmoid
-        written straight into the rows would round some confidences 1 ulp apart: other vector/tail split.)"""
+        """`_decode`'s numbers bit for bit in eager inference: each level's sigmoid goes into its rows of the output,
+        with no split or concatenation; the box affine runs on small contiguous copies of the four box columns (in
+        place on the strided columns it cost more than the convolutions). A sigmoid written straight into the rows
+        only at batch 1, where they are contiguous: elsewhere the vector/tail split would round some confidences
+        1 ulp apart."""
         bs, rows = x[0].shape[0], [self.na * t.shape[2] * t.shape[3] for t in x]
         out = torch.empty(bs, sum(rows), self.no, device=x[0].device, dtype=x[0].dtype)
         for i, y in enumerate(out.split(rows, 1)):
             ny, nx = x[i].shape[2:4]
             if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
                 self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
-            y = y.view(bs, self.na, ny, nx, self.no).copy_(x[i].sigmoid())
-            y[..., :2].mul_(2).add_(self.grid[i]).mul_(self.stride[i])
-            y[..., 2:4].mul_(2).pow_(2).mul_(self.anchor_grid[i])
+            y = y.view(bs, self.na, ny, nx, self.no)
+            torch.sigmoid(x[i], out=y) if bs == 1 else y.copy_(x[i].sigmoid())
+            y[..., :2] = y[..., :2].mul(2).add_(self.grid[i]).mul_(self.stride[i])
+            y[..., 2:4] = y[..., 2:4].mul(2).pow_(2).mul_(self.anchor_grid[i])
         return (out,) if self.export else (out, x)
 
     def _make_grid(self, nx: int, ny: int, i: int) -> tuple[torch.Tensor, torch.Tensor]:

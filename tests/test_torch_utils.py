@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +14,7 @@ import torch.nn as nn
 
 from models.yolo import Model
 from tests.conftest import golden
+from utils.files import ROOT
 from utils.torch_utils import ModelEMA, fuse_conv_and_bn, smart_optimizer, to_float_image
 
 
@@ -118,3 +124,27 @@ def test_to_float_image_scales_without_touching_the_input():
     assert to_float_image(im, "cpu", half=True).dtype == torch.float16
     x = torch.full((1, 3, 4, 4), 255.0)
     assert torch.equal(to_float_image(x, "cpu"), torch.ones_like(x)) and torch.equal(x, torch.full_like(x, 255.0))
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator setting")
+def test_cpu_device_keeps_freed_tensors_mapped():
+    """After select_device('cpu'), a repeated forward whose tensors exceed 32 MB reuses their memory: no page faults
+    (glibc's default unmaps each one on free and faults its 4 KB pages in again on the next call)."""
+    code = textwrap.dedent("""
+        import resource, sys, torch
+        from utils.torch_utils import select_device
+        if sys.argv[1] == "1":
+            select_device("cpu")
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, 1, 1), torch.nn.SiLU(), torch.nn.Conv2d(16, 16, 3, 1, 1))
+        x = torch.rand(8, 3, 320, 320)  # activations of 52 MB
+        def faults():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            with torch.no_grad():
+                net(x).sigmoid()
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        faults()
+        print(faults())
+    """)
+    counts = [int(subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, cwd=ROOT,
+                                 timeout=120, check=True).stdout.split()[-1]) for flag in ("0", "1")]
+    assert counts[0] > 50000 and counts[1] < 1000, counts

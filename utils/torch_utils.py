@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import math
 import os
 import random
@@ -54,10 +56,24 @@ def select_device(device: str = "", batch_size: int = 0, newline: bool = True) -
     else:
         s += "CPU\n"
         arg = "cpu"
+        keep_freed_memory()
     if not newline:
         s = s.rstrip()
     LOGGER.info(s)
     return torch.device(arg)
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Have glibc keep freed blocks for reuse instead of unmapping every one over 32 MB: each batch-sized tensor would
+    page-fault in again, costing more than the operator that fills it (1 CPU thread, a 52 MB sigmoid at batch 8 and
+    640 px: 72 -> 17 ms). True when set; a no-op without glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 def time_sync() -> float:
