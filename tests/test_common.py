@@ -8,6 +8,7 @@ import torch.nn as nn
 
 from models.common import (C3, SPP, SPPF, C3_GhostModule, C3Ghost, Conv, DynamicConv, DynamicConvBnAct,
                            DynamicGhostBottleneck, Focus, GhostBottleneck, GhostConv, GhostModule, fuse_module)
+from models.common import _pooling_layout
 from models.dynamic_kernels import _RoutedConv, dynamic_conv2d, reference_conv2d
 
 
@@ -175,3 +176,15 @@ def test_ghost_module_attribute_names_match_seed_patch():
     assert isinstance(gm.cheap_operation[0], DynamicConv) and gm.cheap_operation[0].cond_conv.groups == 8
     c3 = C3_GhostModule(32, 32, n=2)
     assert [type(b) for b in c3.m] == [GhostModule, GhostModule] and c3.cv3.conv.in_channels == 32
+
+
+def test_sppf_inference_pools_channels_last_with_the_same_numbers():
+    torch.manual_seed(0)
+    m = SPPF(64, 64).eval()
+    x = torch.randn(2, 64, 12, 12)
+    y_train_path = m(x).detach()  # gradients on: pools in x's NCHW layout
+    with torch.no_grad():
+        y = m(x)
+        assert _pooling_layout(x).is_contiguous(memory_format=torch.channels_last)
+    assert _pooling_layout(x) is x
+    assert torch.equal(y, y_train_path) and y.is_contiguous()
