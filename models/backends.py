@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,9 @@ class DetectMultiBackend(nn.Module):
     def _load_jit(self, w: str) -> dict:
         LOGGER.info(f"Loading {w} for TorchScript inference...")
         extra = {"config.txt": ""}
-        model = torch.jit.load(w, _extra_files=extra, map_location=self.device)
+        with warnings.catch_warnings():  # torch's deprecation notice is not the user's to act on: the format is
+            warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", FutureWarning)  # YOLOv5's export
+            model = torch.jit.load(w, _extra_files=extra, map_location=self.device)
         self.model = model.half() if self.fp16 else model.float()
         meta = json.loads(extra["config.txt"]) if extra["config.txt"] else {}
         if meta.get("shape"):  # traced at one (B,3,H,W): its Detect grids are constants of that size

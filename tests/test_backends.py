@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import onnx
 import pytest
 import torch
@@ -125,7 +127,9 @@ def test_fixed_shape_exports_letterbox_other_sizes_to_their_own(fixed_onnx, fmt,
     w, f, _ = fixed_onnx
     if fmt == "torchscript":
         (f,) = export.run(weights=w, imgsz=(64,), include=("torchscript",))
-    m = DetectMultiBackend(f, CPU)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # torch.jit.load's deprecation notice stays silent
+        m = DetectMultiBackend(f, CPU)
     assert m.input_shape == (1, 3, 64, 64) and m.export_imgsz((128, 96)) == (64, 64)
     assert any("exported for 64x64 input: images are letterboxed to 64x64" in line for line in log_lines)
     for size in (128, 32):
