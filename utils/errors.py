@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from typing import Callable
 
 
@@ -11,11 +13,22 @@ class UserError(Exception):
     """A problem with the user's input (file, flag, config) rather than a bug in this program."""
 
 
+def _terminate(signum: int, frame) -> None:
+    """SIGTERM (kill, timeout, a job scheduler) unwinds like Ctrl-C, so that cleanup code removes temporary files."""
+    print("Terminated (SIGTERM); files already written are complete.", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
 def exit_on_user_error(main: Callable) -> Callable:
-    """Run a script's main(); a UserError becomes one 'ERROR: ...' line and exit code 2, Ctrl-C one line and 130."""
+    """Run a script's main(); a UserError becomes one 'ERROR: ...' line and exit code 2, Ctrl-C one line and 130,
+    SIGTERM one line and 143 (when its handler is the default, in the main thread)."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        own = (threading.current_thread() is threading.main_thread()
+               and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+        if own:
+            signal.signal(signal.SIGTERM, _terminate)
         try:
             return main(*args, **kwargs)
         except UserError as e:
@@ -24,5 +37,8 @@ def exit_on_user_error(main: Callable) -> Callable:
         except KeyboardInterrupt:
             print("Interrupted (Ctrl-C); files already written are complete.", file=sys.stderr)
             sys.exit(130)
+        finally:
+            if own:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return wrapper

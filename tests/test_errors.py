@@ -1,0 +1,57 @@
+"""utils/errors: how scripts end on a user error, Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from utils.errors import UserError, exit_on_user_error
+from utils.files import ROOT
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from utils.errors import exit_on_user_error
+
+    @exit_on_user_error
+    def main(folder):
+        partial = Path(folder) / "partial.tmp"
+        partial.touch()
+        try:
+            print("ready", flush=True)
+            time.sleep(120)
+        finally:
+            partial.unlink()
+
+    main(sys.argv[1])
+""")
+
+
+def test_user_error_is_one_line_and_exit_2(capsys):
+    @exit_on_user_error
+    def main():
+        raise UserError("--img 0 must be positive")
+
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 2 and capsys.readouterr().err == "ERROR: --img 0 must be positive\n"
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the script's handler does not outlive it
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_unwinds_cleanup_and_exits_143(tmp_path):
+    p = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 143, err
+    assert err.strip() == "Terminated (SIGTERM); files already written are complete."
+    assert not (tmp_path / "partial.tmp").exists()
