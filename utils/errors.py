@@ -13,10 +13,13 @@ class UserError(Exception):
     """A problem with the user's input (file, flag, config) rather than a bug in this program."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, a job scheduler): stops everything and unwinds as Ctrl-C does, so that cleanup code
+    removes temporary files (a SystemExit would be taken for a converter's own exit)."""
+
+
 def _terminate(signum: int, frame) -> None:
-    """SIGTERM (kill, timeout, a job scheduler) unwinds like Ctrl-C, so that cleanup code removes temporary files."""
-    print("Terminated (SIGTERM); files already written are complete.", file=sys.stderr)
-    raise SystemExit(128 + signum)
+    raise Terminated
 
 
 def exit_on_user_error(main: Callable) -> Callable:
@@ -34,6 +37,9 @@ def exit_on_user_error(main: Callable) -> Callable:
         except UserError as e:
             print(f"ERROR: {e}", file=sys.stderr)
             sys.exit(2)
+        except Terminated:
+            print("Terminated (SIGTERM); files already written are complete.", file=sys.stderr)
+            sys.exit(143)
         except KeyboardInterrupt:
             print("Interrupted (Ctrl-C); files already written are complete.", file=sys.stderr)
             sys.exit(130)
