@@ -53,8 +53,9 @@ class Exports:
         self.written: list[Path] = []
         self.failed: dict[str, str] = {}
 
-    def __call__(self, name: str, fn: Callable[..., Path], *args, **kwargs) -> Path | None:
-        prefix, t = colorstr(f"{name}:"), time.time()
+    def __call__(self, name: str, fn: Callable[..., Path], *args, spent: float = 0.0, **kwargs) -> Path | None:
+        """Run one format's exporter; `spent` is time already spent for it (a conversion shared with later formats)."""
+        prefix, t = colorstr(f"{name}:"), time.time() - spent
         try:
             f = fn(*args, prefix=prefix, **kwargs)
         except Exception as e:  # an exporter failing must not stop the remaining formats
@@ -234,6 +235,7 @@ def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict
                 log.fail(FORMAT_NAMES[x], e)
                 wanted.remove(x)
     onnx_file = work = None
+    t = time.time()
     try:
         onnx_file = export_tf_onnx(model, im, file, opset)
         work = tf_export.onnx2tf_convert(onnx_file, int8 or "edgetpu" in wanted, per_tensor, keras, calibration,
@@ -249,9 +251,10 @@ def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict
         steps = {"saved_model": (tf_export.export_saved_model, ()), "pb": (tf_export.export_pb, ()),
                  "tflite": (tf_export.export_tflite, (int8, half)), "edgetpu": (tf_export.export_edgetpu, ()),
                  "tfjs": (tf_export.export_tfjs, ())}
+        spent = time.time() - t  # the conversion's time goes to SavedModel, the format it makes
         for x in wanted:
             fn, extra = steps[x]
-            log(FORMAT_NAMES[x], fn, work, file, meta, *extra)
+            log(FORMAT_NAMES[x], fn, work, file, meta, *extra, spent=spent if x == "saved_model" else 0.0)
     finally:
         remove(work)
 
