@@ -171,10 +171,12 @@ def calibration_images(data: str | Path, imgsz: list[int], stride: int) -> Calla
 
     def images():
         from utils.data.config import check_dataset
+        from utils.data.image_files import list_image_files
         from utils.inference.sources import LoadImages
 
         d = check_dataset(data)
-        for _, im, _, _, _ in LoadImages(d.get("val") or d["train"], img_size=imgsz, stride=stride, auto=False):
+        files = list_image_files(d.get("val") or d["train"])  # as training reads them: list lines relative to the list
+        for _, im, _, _, _ in LoadImages(files, img_size=imgsz, stride=stride, auto=False):
             yield (im[None].astype("float32") / 255.0)
 
     return images

@@ -298,3 +298,23 @@ def test_missing_package_is_named_in_one_line(tmp_path, yolov5n_pt, log_lines, m
         export.run(weights=w, imgsz=(64,), include=("torchscript", "ncnn"))
     assert [line for line in log_lines if "export failure" in line and "pip install pnnx" in line]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["yolov5n.pt", "yolov5n.torchscript"]
+
+
+def test_int8_calibration_reads_list_files_relative_to_the_list(tmp_path, monkeypatch):
+    """A data YAML whose val is a .txt list (lines relative to the list's folder, as data/splits/ holds them) gives
+    its images to INT8 calibration from any working directory (onnx2tf runs in a folder of its own)."""
+    import shutil
+
+    from utils.files import ROOT
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "lists").mkdir()
+    for f in sorted((ROOT / "data/coco8/images/val").glob("*.jpg"))[:2]:
+        shutil.copy(f, tmp_path / "images")
+    (tmp_path / "lists/val.txt").write_text("".join(f"../images/{f.name}\n" for f in (tmp_path / "images").iterdir()))
+    data = tmp_path / "data.yaml"
+    data.write_text(f"path: {tmp_path}\ntrain: lists/val.txt\nval: lists/val.txt\nnames:\n  0: person\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    batches = list(export.calibration_images(data, [64, 64], 32)())
+    assert len(batches) == 2 and all(b.shape == (1, 3, 64, 64) and b.dtype == "float32" for b in batches)
