@@ -128,8 +128,9 @@ def test_to_float_image_scales_without_touching_the_input():
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator setting")
 def test_cpu_device_keeps_freed_tensors_mapped():
-    """After select_device('cpu'), a repeated forward whose tensors exceed 32 MB reuses their memory: no page faults
-    (glibc's default unmaps each one on free and faults its 4 KB pages in again on the next call)."""
+    """After select_device('cpu'), a repeated forward whose tensors exceed 32 MB reuses their memory: a fraction of the
+    page faults (glibc's default unmaps each one on free and faults its 4 KB pages in again on every call: ~90k here;
+    alone this measured 0 with the setting, inside the loaded full suite up to one tensor's 12.8k)."""
     code = textwrap.dedent("""
         import resource, sys, torch
         from utils.torch_utils import select_device
@@ -142,9 +143,9 @@ def test_cpu_device_keeps_freed_tensors_mapped():
             with torch.no_grad():
                 net(x).sigmoid()
             return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-        faults()
+        faults(), faults()
         print(faults())
     """)
     counts = [int(subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, cwd=ROOT,
                                  timeout=120, check=True).stdout.split()[-1]) for flag in ("0", "1")]
-    assert counts[0] > 50000 and counts[1] < 1000, counts
+    assert counts[0] > 50000 and counts[1] * 4 < counts[0], counts
