@@ -161,7 +161,7 @@ def quantize_openvino(ov_model, calibration: Callable | None, prefix: str):
     if calibration is None:
         raise UserError("--int8 needs calibration images: give --data with a 'val' (or 'train') image folder")
     LOGGER.info(f"{prefix} quantizing to INT8 with nncf {nncf.__version__}...")
-    head = nncf.IgnoredScope(types=["Multiply", "Subtract", "Sigmoid"], validate=False)  # keep Detect's decode arithmetic in fp32
+    head = nncf.IgnoredScope(types=["Multiply", "Subtract", "Sigmoid"], validate=False)  # Detect's decode stays fp32
     return nncf.quantize(ov_model, nncf.Dataset(calibration()), subset_size=300,
                          preset=nncf.QuantizationPreset.MIXED, ignored_scope=head)
 

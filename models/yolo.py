@@ -104,7 +104,10 @@ class Detect(nn.Module):
             if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
                 self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
             y = y.view(bs, self.na, ny, nx, self.no)
-            torch.sigmoid(x[i], out=y) if bs == 1 else y.copy_(x[i].sigmoid())
+            if bs == 1:
+                torch.sigmoid(x[i], out=y)
+            else:
+                y.copy_(x[i].sigmoid())
             y[..., :2] = y[..., :2].mul(2).add_(self.grid[i]).mul_(self.stride[i])
             y[..., 2:4] = y[..., 2:4].mul(2).pow_(2).mul_(self.anchor_grid[i])
         return (out,) if self.export else (out, x)

@@ -153,7 +153,7 @@ def test_warm_start_trains_only_the_blocks_without_teacher_weights(coco8_yaml, t
 
     student = _model("yolov5n-ghostdyn.yaml", seed=2)
     before = deepcopy(student.state_dict())
-    warm_start(student, teachers["n"], ROOT / "data/coco8/images", 64, steps=4, batch_size=4)
+    warm_start(student, teachers["n"], ROOT / "data/coco8/images", 64, steps=4, batch_size=4, hyp=HYP)
     teacher_state = attempt_load(teachers["n"], fuse=False).state_dict()
     after = student.state_dict()
     copied = [k for k in after if k in teacher_state and teacher_state[k].shape == after[k].shape]
@@ -164,7 +164,7 @@ def test_warm_start_trains_only_the_blocks_without_teacher_weights(coco8_yaml, t
     assert any("step 1/4 local" in line for line in log_lines)
     assert any("step 4/4 stitched" in line for line in log_lines)
     with pytest.raises(UserError, match="counterpart|layout"):
-        warm_start(_model("yolov5n-ghostdyn.yaml"), teachers["s"], ROOT / "data/coco8/images", 64, 1, 4)
+        warm_start(_model("yolov5n-ghostdyn.yaml"), teachers["s"], ROOT / "data/coco8/images", 64, 1, 4, HYP)
 
 
 def test_warm_start_images_are_augmented_model_inputs():
@@ -173,7 +173,7 @@ def test_warm_start_images_are_augmented_model_inputs():
 
     im0 = cv2.imread(str(ROOT / "data/coco8/images/train/000000000338.jpg"))
     rng = random.Random(0)
-    ims = [augmented(im0, 64, rng) for _ in range(3)]
+    ims = [augmented(im0, 64, HYP, rng) for _ in range(3)]
     assert all(im.shape == (3, 64, 64) and im.dtype == np.uint8 for im in ims)
     assert not np.array_equal(ims[0], ims[1]) and not np.array_equal(ims[1], ims[2])
 

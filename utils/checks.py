@@ -102,7 +102,8 @@ def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | N
         if special and key in special:
             bound = Bound(bound.low, bound.high, bound.integer, bound.special + special[key])
         flag = f"{key}=" if python else "--" + key.replace("_", "-")
-        values = list(value) if key in LIST_ARGS and isinstance(value, Iterable) and not isinstance(value, str) else [value]
+        listed = key in LIST_ARGS and isinstance(value, Iterable) and not isinstance(value, str)
+        values = list(value) if listed else [value]
         if key == "imgsz" and not 1 <= len(values) <= 2:
             raise UserError(f"{flag.rstrip('=')} takes 1 or 2 values (size, or height width), got {len(values)}: "
                             f"{' '.join(map(str, values))}")

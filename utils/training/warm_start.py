@@ -5,7 +5,8 @@ First quarter of the steps: each block alone, fed the teacher's input to that bl
 its error plateaus within ~100 steps). The rest: the whole student on its own features, every block matched to the
 teacher's (stitched), so that the errors of earlier blocks are corrected downstream. Loss: MSE over the teacher
 output's variance; Adam, one-cycle LR. Only images are read, from any folder or list: labels are never used; each is
-scaled, shifted, colour-jittered and flipped at random, so that long warm starts on few images do not over-fit.
+scaled, shifted, colour-jittered and flipped at random with the run's hyp, so that long warm starts on few images do
+not over-fit.
 """
 
 from __future__ import annotations
@@ -30,21 +31,22 @@ from utils.torch_utils import intersect_dicts, to_float_image
 
 LR = 1e-3
 LOCAL = 0.25  # share of the steps spent on local (block-alone) imitation
-AUGMENT = {"translate": 0.1, "scale": 0.5, "hsv": (0.015, 0.7, 0.4)}  # hyp.scratch-low's values
 EPS = 1e-6
 PREFIX = colorstr("warm start: ")
 
 
-def augmented(im0: np.ndarray, imgsz: int, rng: random.Random) -> np.ndarray:
-    """A letterboxed, randomly scaled, shifted, colour-jittered and flipped RGB CHW copy of a BGR image."""
+def augmented(im0: np.ndarray, imgsz: int, hyp: dict, rng: random.Random) -> np.ndarray:
+    """A letterboxed RGB CHW copy of a BGR image, scaled, shifted, colour-jittered and flipped by hyp's ranges."""
     im = letterbox(im0, imgsz, auto=False)[0]
-    im = random_perspective(im, degrees=0, translate=AUGMENT["translate"], scale=AUGMENT["scale"], shear=0)[0]
-    augment_hsv(im, *AUGMENT["hsv"])
-    im = im.transpose((2, 0, 1))[::-1]
-    return im[:, :, ::-1] if rng.random() < 0.5 else im
+    im = random_perspective(im, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0)[0]
+    augment_hsv(im, hyp["hsv_h"], hyp["hsv_s"], hyp["hsv_v"])
+    if rng.random() < hyp["fliplr"]:
+        im = im[:, ::-1]
+    return im.transpose((2, 0, 1))[::-1]
 
 
-def image_batches(source: str | Path | list, imgsz: int, batch_size: int, seed: int = 0) -> Iterator[torch.Tensor]:
+def image_batches(source: str | Path | list, imgsz: int, batch_size: int, hyp: dict,
+                  seed: int = 0) -> Iterator[torch.Tensor]:
     """Endless augmented batches (float, 0-1, RGB) of the images under source, shuffled each pass."""
     files = list_image_files(source, prefix=PREFIX)
     rng = random.Random(seed)
@@ -57,7 +59,7 @@ def image_batches(source: str | Path | list, imgsz: int, batch_size: int, seed: 
                 im0 = cv2.imread(f)
                 if im0 is None:
                     raise UserError(f"{PREFIX}{f} is not a readable image")
-                ims.append(augmented(im0, imgsz, rng))
+                ims.append(augmented(im0, imgsz, hyp, rng))
             yield to_float_image(np.ascontiguousarray(np.stack(ims)), "cpu")
 
 
@@ -103,8 +105,9 @@ def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
-               batch_size: int) -> None:
-    """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's (in place)."""
+               batch_size: int, hyp: dict) -> None:
+    """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's (in place);
+    images are augmented with the training hyp's translate, scale, hsv_* and fliplr."""
     device = next(student.parameters()).device
     teacher = attempt_load(teacher_weights, device, fuse=False).float().eval()
     teacher.requires_grad_(False)
@@ -118,7 +121,7 @@ def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Pa
     params = [p for i in layers for p in student.model[i].parameters()]
     optimizer = torch.optim.Adam(params, lr=LR)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
-    batches = image_batches(source, imgsz, batch_size)
+    batches = image_batches(source, imgsz, batch_size, hyp)
     student.train()
     t0, log_every, local = time.time(), max(steps // 10, 1), int(steps * LOCAL)
     for step in range(steps):
