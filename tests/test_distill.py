@@ -80,7 +80,7 @@ def test_student_equal_to_teacher_has_zero_loss_and_same_gradients(teachers):
     for m in student.modules():  # the teacher's BatchNorm statistics, as an identical model has them
         if isinstance(m, nn.BatchNorm2d):
             m.eval()
-    distiller = Distiller(student, load_teacher(teachers["n"], student, torch.device("cpu")), DIST_HYP)
+    distiller = Distiller(student, load_teacher(teachers["n"], student, torch.device("cpu")), DIST_HYP)  # ONNX Runtime
     imgs, targets = _batch()
     compute_loss = ComputeLoss(student)
     compute_loss(student(imgs), targets)[0].backward()
@@ -98,7 +98,7 @@ def test_other_student_gets_gradients_from_each_term(teachers, monkeypatch):
     monkeypatch.setattr(distill, "CLS_CONF", 0.0)  # nor of an object
     student = _model("yolov5n-ghostdyn.yaml", seed=1).train()
     teacher = load_teacher(teachers["s"], student, torch.device("cpu"))  # other widths: adapters in between
-    distiller = Distiller(student, teacher, DIST_HYP)
+    distiller = Distiller(student, teacher, DIST_HYP, onnx=False)  # the eager teacher (CUDA's, the fallback)
     imgs, _ = _batch()
     preds = distiller.student_forward(student, imgs)
     backbone, head = student.model[0].conv.weight, student.model[-1].m[0].weight

@@ -4,7 +4,9 @@
         --imgsz 320 --batch 16 --threads 1 --runs 5
 
 Sides take turns (tools/benchmarks/timing.measure); CPU time of this process, so that other load on the machine
-counts as little as possible. Prints seconds per step of each side and their ratio.
+counts as little as possible. The CPU is set up as train.py's (select_device: glibc keeps freed memory) and the
+teacher runs as in train.py (ONNX Runtime on CPU), with the eager teacher (the fallback) as a third side. Prints
+seconds per step of each side and the ratios to the plain step.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from models.yolo import Model
 from tools.benchmarks.timing import machine_summary, measure
 from utils.files import ROOT, yaml_load
-from utils.torch_utils import smart_optimizer
+from utils.torch_utils import select_device, smart_optimizer
 from utils.training.distill import DIST_HYP, Distiller, load_teacher
 from utils.training.loss import ComputeLoss
 
@@ -31,14 +33,15 @@ def random_batch(batch: int, imgsz: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(batch, 3, imgsz, imgsz, generator=g), targets
 
 
-def step_fn(cfg: str, teacher: str | None, imgs: torch.Tensor, targets: torch.Tensor):
-    """A closure doing one training step of a fresh model from cfg, distilled from teacher when given."""
+def step_fn(cfg: str, teacher: str | None, imgs: torch.Tensor, targets: torch.Tensor, onnx: bool = True):
+    """A closure doing one training step of a fresh model from cfg, distilled from teacher when given (run by
+    ONNX Runtime when onnx, else eagerly)."""
     hyp = {**DIST_HYP, **yaml_load(ROOT / "data/hyps/hyp.scratch-low.yaml")}
     model = Model(cfg).train()
     model.hyp = hyp
     optimizer = smart_optimizer(model, "SGD", hyp["lr0"], hyp["momentum"], hyp["weight_decay"])
     compute_loss = ComputeLoss(model)
-    distiller = Distiller(model, load_teacher(teacher, model, torch.device("cpu")), hyp) if teacher else None
+    distiller = Distiller(model, load_teacher(teacher, model, torch.device("cpu")), hyp, onnx) if teacher else None
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -62,12 +65,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     opt = parser.parse_args()
     torch.set_num_threads(opt.threads)
+    select_device("cpu")
     imgs, targets = random_batch(opt.batch, opt.imgsz)
-    steps = {"plain": step_fn(opt.cfg, None, imgs, targets), "teacher": step_fn(opt.cfg, opt.teacher, imgs, targets)}
+    steps = {"plain": step_fn(opt.cfg, None, imgs, targets), "teacher": step_fn(opt.cfg, opt.teacher, imgs, targets),
+             "eager": step_fn(opt.cfg, opt.teacher, imgs, targets, onnx=False)}
     t = measure(steps, opt.runs, clock="cpu")
     print(machine_summary(opt.threads))
     print(f"{opt.cfg}, batch {opt.batch} at {opt.imgsz}, CPU s/step (median of {opt.runs}, sides alternating): "
-          f"plain {t['plain']:.3f}, with teacher {t['teacher']:.3f}, ratio {t['teacher'] / t['plain']:.2f}x")
+          f"plain {t['plain']:.3f}, with teacher {t['teacher']:.3f}, ratio {t['teacher'] / t['plain']:.2f}x "
+          f"(eager PyTorch teacher, train.py's fallback: {t['eager']:.3f}, {t['eager'] / t['plain']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,12 @@ dist_feat: the student's Detect inputs imitate the teacher's (MSE over the teach
   (Bernoulli KL, zero when they agree; classes weighted by the teacher's objectness, in cells where it is at
   least CLS_CONF); dist_box: decoded boxes match
   the teacher's where its objectness is at least BOX_CONF.
-The teacher and the adapters stay outside the student, so checkpoints keep YOLOv5's layout.
+The teacher and the adapters stay outside the student, so checkpoints keep YOLOv5's layout. How the teacher runs
+(ONNX Runtime on CPU) is utils/training/teacher_runtime.py's concern.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from models.loading import attempt_load
 from utils.errors import UserError
 from utils.training.hyps import GAIN, register_hyps
+from utils.training.teacher_runtime import detect_inputs, teacher_runner
 from utils.logger import LOGGER, colorstr
 from utils.torch_utils import RANK, de_parallel
 
@@ -75,26 +75,14 @@ class Adapters(nn.ModuleList):
         return [m(x) for m, x in zip(self, features)]
 
 
-@contextmanager
-def detect_inputs(model: nn.Module, store: dict) -> Iterator[None]:
-    """Keep the input list of the model's Detect head in store['x'] while the block runs (hooks never persist,
-    so the student stays picklable)."""
-    def hook(module: nn.Module, args: tuple) -> None:
-        store["x"] = list(args[0])  # a copy: Detect overwrites its input list in place
-
-    handle = de_parallel(model).model[-1].register_forward_pre_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
 class Distiller:
-    """The teacher's knowledge as a loss on the student's batch; the adapters are its only trainable parameters."""
+    """The teacher's knowledge as a loss on the student's batch; the adapters are its only trainable parameters.
+    onnx=False keeps a CPU teacher in PyTorch (teacher_runtime's fallback) for tests and comparisons."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, hyp: dict):
+    def __init__(self, student: nn.Module, teacher: nn.Module, hyp: dict, onnx: bool = True):
         s = de_parallel(student)
         self.teacher = teacher
+        self.run_teacher = teacher_runner(teacher, onnx)
         self.hyp = {k: float(hyp.get(k, v)) for k, v in DIST_HYP.items()}
         self.classes = s.model[-1].nc == teacher.model[-1].nc
         if not self.classes:
@@ -107,7 +95,6 @@ class Distiller:
             self.adapters = nn.parallel.DistributedDataParallel(self.adapters)
         self.student_anchors = s.model[-1].anchors
         self._s: dict = {}
-        self._t: dict = {}
         self.sums, self.count = torch.zeros(4), 0
 
     def student_forward(self, model: nn.Module, imgs: torch.Tensor) -> list[torch.Tensor]:
@@ -115,24 +102,10 @@ class Distiller:
         with detect_inputs(model, self._s):
             return model(imgs)
 
-    def teacher_forward(self, imgs: torch.Tensor) -> list[torch.Tensor]:
-        """The teacher's raw Detect outputs (float), its Detect inputs kept for the feature term. Channels-last input
-        (the fused teacher's kernels are channels-last) and Detect in training mode (raw maps, no box decoding)."""
-        dtype = next(self.teacher.parameters()).dtype
-        detect = self.teacher.model[-1]
-        detect.training = True
-        try:
-            with torch.no_grad(), detect_inputs(self.teacher, self._t):
-                out = self.teacher(imgs.to(dtype).contiguous(memory_format=torch.channels_last))
-        finally:
-            detect.training = False
-        self._t["x"] = [x.float() for x in self._t["x"]]
-        return [x.float() for x in out]
-
     def loss(self, imgs: torch.Tensor, preds: list[torch.Tensor]) -> torch.Tensor:
         """Weighted distillation loss * batch size (YOLOv5's loss scale) for the student's preds on imgs."""
-        pt = self.teacher_forward(imgs)
-        feat = self.feature_loss(self._s["x"], self._t["x"])
+        pt, ft = self.run_teacher(imgs)
+        feat = self.feature_loss(self._s["x"], ft)
         items = torch.stack((feat, *self.output_losses([p.float() for p in preds], pt)))
         self.sums += items.detach().cpu()
         self.count += 1
