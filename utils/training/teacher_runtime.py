@@ -58,6 +58,7 @@ class RawTeacher(nn.Module):
 
 
 def _split(out: list[torch.Tensor], nl: int) -> TeacherOutputs:
+    """RawTeacher's flat outputs (a graph output list cannot nest) as (maps, Detect inputs)."""
     return out[:nl], out[nl:]
 
 
