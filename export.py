@@ -236,11 +236,14 @@ def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict
             except UserError as e:  # checked before the long conversion they would otherwise wait for
                 log.fail(FORMAT_NAMES[x], e)
                 wanted.remove(x)
+    for x in [x for x in wanted if calibration is None and (x == "edgetpu" or x == "tflite" and int8)]:
+        log.fail(FORMAT_NAMES[x], tf_export.NO_CALIBRATION)
+        wanted.remove(x)
     onnx_file = work = None
     t = time.time()
     try:
         onnx_file = export_tf_onnx(model, im, file, opset)
-        work = tf_export.onnx2tf_convert(onnx_file, int8 or "edgetpu" in wanted, per_tensor, keras, calibration,
+        work = tf_export.onnx2tf_convert(onnx_file, "edgetpu" in wanted, per_tensor, keras, calibration,
                                          colorstr("TensorFlow:"))
     except Exception as e:  # the conversion fails every TF format, each said in its line
         for x in wanted:
@@ -251,8 +254,8 @@ def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict
             remove(onnx_file)
     try:
         steps = {"saved_model": (tf_export.export_saved_model, ()), "pb": (tf_export.export_pb, ()),
-                 "tflite": (tf_export.export_tflite, (int8, half)), "edgetpu": (tf_export.export_edgetpu, ()),
-                 "tfjs": (tf_export.export_tfjs, ())}
+                 "tflite": (tf_export.export_tflite, (int8, half, per_tensor, calibration)),
+                 "edgetpu": (tf_export.export_edgetpu, ()), "tfjs": (tf_export.export_tfjs, ())}
         spent = time.time() - t  # the conversion's time goes to SavedModel, the format it makes
         for x in wanted:
             fn, extra = steps[x]

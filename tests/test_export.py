@@ -7,6 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -251,6 +252,21 @@ def test_tflite_int8_boxes_close_to_fp32(tf_exports, bus_jpg):
     x = bus_at(bus_jpg, 64)
     y0, y = DetectMultiBackend(w, CPU)(x)[0], DetectMultiBackend(files[-1], CPU)(x)
     assert (y[..., :4] - y0[..., :4]).abs().mean() < 2  # pixels: measured 0.94 (26 while Detect decoded in pixels)
+
+
+@needs(*TF_PACKAGES)
+def test_tflite_int8_keeps_detect_head_in_float(tf_exports):
+    """The backbone's convolutions run in INT8; Detect's output convolutions and its sigmoid scores stay float."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(tf_exports[1][-1])
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = [o for o in interpreter._get_ops_details() if o["op_name"] in ("CONV_2D", "LOGISTIC")]
+    outputs = [tensors[o["outputs"][0]] for o in ops]
+    head = [t["dtype"] for t in outputs if t["shape"][-1] == 255]  # 3 anchors x 85: Detect's maps and scores
+    body = [t["dtype"] for t in outputs if t["shape"][-1] != 255]
+    assert head == [np.float32] * 6
+    assert body.count(np.int8) == len(body) > 50
 
 
 @pytest.fixture(scope="module")
