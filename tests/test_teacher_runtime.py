@@ -1,5 +1,5 @@
 """The distillation teacher's runners: ONNX Runtime gives eager PyTorch's numbers at any shape; a failed export falls
-back to PyTorch in one line (yolov5n.pt, 64-96 px)."""
+back to PyTorch in one line, and so does one that fails mid-training (yolov5n.pt, 64-96 px)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,23 @@ def test_failed_export_falls_back_to_eager_teacher_in_one_line(teacher, monkeypa
     assert all(torch.equal(a, b) for a, b in zip(maps + feats, maps_e + feats_e))
     assert [line for line in log_lines if "ONNX" in line] == [
         f"{colorstr('teacher: ')}ONNX Runtime unavailable (RuntimeError: unsupported operator), running it in PyTorch"]
+
+
+def test_runtime_failure_mid_training_falls_back_to_eager_teacher_once(teacher, monkeypatch, log_lines):
+    import utils.training.teacher_runtime as runtime
+
+    calls = []
+
+    def failing(imgs: torch.Tensor):
+        calls.append(imgs.shape)
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : shape")
+
+    monkeypatch.setattr(runtime, "onnx_runner", lambda t: failing)
+    run, imgs = teacher_runner(teacher), torch.rand(1, 3, 64, 64)
+    for _ in range(2):  # the second step goes straight to the eager teacher
+        maps, feats = run(imgs)
+    maps_e, feats_e = eager_runner(teacher)(imgs)
+    assert len(calls) == 1 and all(torch.equal(a, b) for a, b in zip(maps + feats, maps_e + feats_e))
+    assert [line for line in log_lines if "ONNX" in line] == [
+        f"{colorstr('teacher: ')}ONNX Runtime failed (RuntimeError: [ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : "
+        f"shape), running it in PyTorch"]

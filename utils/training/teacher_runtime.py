@@ -101,14 +101,31 @@ def onnx_runner(teacher: nn.Module) -> TeacherRunner:
 
 
 def teacher_runner(teacher: nn.Module, onnx: bool = True) -> TeacherRunner:
-    """ONNX Runtime for a float32 CPU teacher when onnx, else (or when it fails, said in one line) eager PyTorch."""
+    """ONNX Runtime for a float32 CPU teacher when onnx, else (or once it fails, said in one line) eager PyTorch."""
     p = next(teacher.parameters())
     if not onnx or p.device.type != "cpu" or p.dtype != torch.float32:
         return eager_runner(teacher)
     try:
-        return onnx_runner(teacher)
-    except Exception as e:  # any exporter or runtime failure: the eager teacher gives the same numbers, slower
-        first = str(e).strip().splitlines()
-        reason = type(e).__name__ + (f": {first[0]}" if first else "")
-        LOGGER.warning(f"{colorstr('teacher: ')}ONNX Runtime unavailable ({reason}), running it in PyTorch")
+        fast = onnx_runner(teacher)
+    except Exception as e:  # any exporter or session failure: the eager teacher gives the same numbers, slower
+        _say_fallback("unavailable", e)
         return eager_runner(teacher)
+    current = [fast]
+
+    def run(imgs: torch.Tensor) -> TeacherOutputs:
+        try:
+            return current[0](imgs)
+        except Exception as e:  # a shape or runtime failure mid-training: the run goes on with the eager teacher
+            if current[0] is not fast:
+                raise
+            _say_fallback("failed", e)
+            current[0] = eager_runner(teacher)
+            return current[0](imgs)
+
+    return run
+
+
+def _say_fallback(what: str, e: Exception) -> None:
+    first = str(e).strip().splitlines()
+    reason = type(e).__name__ + (f": {first[0]}" if first else "")
+    LOGGER.warning(f"{colorstr('teacher: ')}ONNX Runtime {what} ({reason}), running it in PyTorch")
