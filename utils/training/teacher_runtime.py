@@ -110,17 +110,18 @@ def teacher_runner(teacher: nn.Module, onnx: bool = True) -> TeacherRunner:
     except Exception as e:  # any exporter or session failure: the eager teacher gives the same numbers, slower
         _say_fallback("unavailable", e)
         return eager_runner(teacher)
-    current = [fast]
+    current = fast
 
     def run(imgs: torch.Tensor) -> TeacherOutputs:
+        nonlocal current
         try:
-            return current[0](imgs)
+            return current(imgs)
         except Exception as e:  # a shape or runtime failure mid-training: the run goes on with the eager teacher
-            if current[0] is not fast:
+            if current is not fast:
                 raise
             _say_fallback("failed", e)
-            current[0] = eager_runner(teacher)
-            return current[0](imgs)
+            current = eager_runner(teacher)
+            return current(imgs)
 
     return run
 
