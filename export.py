@@ -229,13 +229,12 @@ def export_tensorflow(model: nn.Module, im: torch.Tensor, file: Path, meta: dict
                       log: Exports) -> None:
     """SavedModel (always, as YOLOv5), then GraphDef, TFLite, Edge TPU and TF.js from one onnx2tf conversion."""
     wanted = ["saved_model"] + [x for x in TF_FORMATS[1:] if x in include]
-    for x, check in (("edgetpu", tf_export.edgetpu_compiler), ("tfjs", tf_export.tfjs_converter)):
-        if x in wanted:
-            try:
-                check()
-            except UserError as e:  # checked before the long conversion they would otherwise wait for
-                log.fail(FORMAT_NAMES[x], e)
-                wanted.remove(x)
+    if "edgetpu" in wanted:
+        try:
+            tf_export.edgetpu_compiler()
+        except UserError as e:  # checked before the long conversion it would otherwise wait for
+            log.fail(FORMAT_NAMES["edgetpu"], e)
+            wanted.remove("edgetpu")
     for x in [x for x in wanted if calibration is None and (x == "edgetpu" or x == "tflite" and int8)]:
         log.fail(FORMAT_NAMES[x], tf_export.NO_CALIBRATION)
         wanted.remove(x)
@@ -425,8 +424,8 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iou-thres", type=float, default=0.45, help="TF.js NMS: IoU threshold")
     parser.add_argument("--conf-thres", type=float, default=0.25, help="TF.js NMS: confidence threshold")
     parser.add_argument("--include", nargs="+", default=["torchscript"],
-                        help=f"torchscript, onnx, openvino, engine, coreml, saved_model, pb, tflite, edgetpu, tfjs, "
-                             f"paddle, ncnn")
+                        help="torchscript, onnx, openvino, engine, coreml, saved_model, pb, tflite, edgetpu, tfjs, "
+                             "paddle, ncnn")
     opt = parser.parse_args(argv)
     print_args(vars(opt), "export: ")
     return opt

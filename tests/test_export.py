@@ -15,6 +15,7 @@ import torch
 import export
 from models.backends import DetectMultiBackend
 from tests.detect_helpers import close, copy_weights
+from tests.tfjs_helpers import needs_tfjs_node, run_tfjs
 from utils.errors import UserError
 
 CPU = torch.device("cpu")
@@ -271,21 +272,36 @@ def test_tflite_int8_keeps_detect_head_in_float(tf_exports):
 
 @pytest.fixture(scope="module")
 def ghost_tf_exports(tmp_path_factory):
-    """The Ghost model at 64 px: SavedModel and fp32 TFLite from one onnx2tf run."""
+    """The Ghost model at 64 px: SavedModel, fp32 TFLite and TF.js from one onnx2tf run."""
     from tests.conftest import shared_path
 
     w = copy_weights(shared_path("weights/yolov5n-ghostdyn-seedpatch.pt"), tmp_path_factory.mktemp("ghost_tf"))
-    return w, export.run(weights=w, imgsz=(64,), include=("tflite",))
+    return w, export.run(weights=w, imgsz=(64,), include=("tflite", "tfjs"))
 
 
 @needs(*TF_PACKAGES)
 def test_ghost_model_tensorflow_equals_pytorch(ghost_tf_exports, bus_jpg):
     w, files = ghost_tf_exports
+    files = [f for f in files if not f.endswith("_web_model")]  # TF.js runs in Node.js: the next test
     ref = DetectMultiBackend(w, CPU)
     assert_matches_pytorch(ref, files, shapes=((1, 64, 64),), tol=1e-3)
     x = bus_at(bus_jpg, 64)
     for f in files:
         assert close(DetectMultiBackend(f, CPU)(x), ref(x)[0], 1e-3), f
+
+
+@needs(*TF_PACKAGES)
+@needs_tfjs_node
+def test_ghost_model_tfjs_equals_pytorch_in_node(ghost_tf_exports, bus_jpg, tmp_path):
+    """TF.js itself (Node.js) runs the web model: PyTorch's outputs within 1e-3, boxes normalized as in TFLite."""
+    w, files = ghost_tf_exports
+    (web,) = [f for f in files if f.endswith("_web_model")]
+    meta = json.loads((Path(web) / "model.json").read_text())["userDefinedMetadata"]
+    assert meta["stride"] == 32 and meta["names"]["5"] == "bus"
+    x = bus_at(bus_jpg, 64)
+    y = torch.from_numpy(run_tfjs(web, x.permute(0, 2, 3, 1).numpy(), tmp_path))
+    y[..., :4] *= 64
+    assert close(y, DetectMultiBackend(w, CPU)(x)[0], 1e-3)
 
 
 @needs("coremltools")

@@ -1,8 +1,9 @@
 """TensorFlow family (SavedModel, GraphDef, TFLite, Edge TPU, TF.js) through onnx2tf, which maps ONNX ops to TF ops.
 
 YOLOv5 rebuilds the network in Keras layer by layer and knows no DynamicConv; onnx2tf converts the traced graph, in
-which a per-image kernel is a sum over kernel taps of shifted slices (plain TF ops). Inputs are NHWC and boxes are
-divided by the image size, as in YOLOv5's TF exports (`DetectMultiBackend` multiplies them back).
+which each DynamicConv is its experts' constant-weight convolutions summed with the image's routing weights (plain TF
+ops). Inputs are NHWC and boxes are divided by the image size, as in YOLOv5's TF exports (`DetectMultiBackend`
+multiplies them back). TF.js is written from the frozen graph by utils/export/tfjs.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from utils.errors import UserError
 from utils.export.outputs import append_zip_metadata, atomic_output, metadata_text, require, write_yaml_metadata
+from utils.export.tfjs import write_graph_model
 from utils.logger import LOGGER
 
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"  # onnx2tf downloads it when absent
@@ -106,15 +108,22 @@ def export_saved_model(work: Path, file: Path, meta: dict, prefix: str) -> Path:
     return f
 
 
-def export_pb(work: Path, file: Path, meta: dict, prefix: str) -> Path:
-    """<name>.pb: the SavedModel's signature frozen into one GraphDef; metadata rides in a string Const node."""
+def frozen_graph(work: Path):
+    """The SavedModel's serving signature with its variables folded into constants: one GraphDef."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+    fn = tf.saved_model.load(str(work / "saved_model")).signatures["serving_default"]
+    return convert_variables_to_constants_v2(fn).graph.as_graph_def()
+
+
+def export_pb(work: Path, file: Path, meta: dict, prefix: str) -> Path:
+    """<name>.pb: the frozen GraphDef; metadata rides in a string Const node."""
+    import tensorflow as tf
+
     LOGGER.info(f"\n{prefix} starting export with tensorflow {tf.__version__}...")
     f = file.with_suffix(".pb")
-    fn = tf.saved_model.load(str(work / "saved_model")).signatures["serving_default"]
-    gd = convert_variables_to_constants_v2(fn).graph.as_graph_def()
+    gd = frozen_graph(work)
     node = gd.node.add()
     node.name, node.op = "yolo_metadata", "Const"
     node.attr["dtype"].type = tf.string.as_datatype_enum
@@ -203,21 +212,13 @@ def export_edgetpu(work: Path, file: Path, meta: dict, prefix: str) -> Path:
     return f
 
 
-def tfjs_converter() -> str:
-    """The tensorflowjs package's converter program, or one line naming the package."""
-    require("tensorflowjs", "tensorflowjs", "TF.js export")
-    converter = shutil.which("tensorflowjs_converter")
-    if converter is None:
-        raise UserError("TF.js export needs the tensorflowjs_converter program of the tensorflowjs package on PATH")
-    return converter
-
-
 def export_tfjs(work: Path, file: Path, meta: dict, prefix: str) -> Path:
-    """<name>_web_model/: the SavedModel as a TF.js graph model (tensorflowjs_converter) and metadata.yaml."""
-    converter = tfjs_converter()
+    """<name>_web_model/: the frozen graph as a TF.js graph model (model.json, weight shards) and metadata.yaml."""
+    import tensorflow as tf
+
+    LOGGER.info(f"\n{prefix} starting export with tensorflow {tf.__version__}...")
     f = Path(str(file.with_suffix("")) + "_web_model")
     with atomic_output(f) as tmp:
-        subprocess.run([converter, "--input_format=tf_saved_model", str(work / "saved_model"),
-                        str(tmp)], check=True)
+        write_graph_model(frozen_graph(work), tmp, meta)
         write_yaml_metadata(tmp, meta)
     return f
