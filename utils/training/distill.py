@@ -64,6 +64,27 @@ def decode_boxes(p: torch.Tensor, anchors: torch.Tensor, mask: torch.Tensor) -> 
     return torch.cat((xy, wh.clamp(EPS).log()), -1)
 
 
+def output_losses(ps: list[torch.Tensor], pt: list[torch.Tensor], anchors_s: torch.Tensor, anchors_t: torch.Tensor,
+                  classes: bool = True) -> tuple[torch.Tensor, ...]:
+    """(objectness, class, box) terms of raw student maps ps against the teacher's pt, each a mean over the levels that
+    have one; classes=False leaves the class term at zero (the two models' class lists differ)."""
+    obj, cls, box = [], [], []
+    for i, (s, t) in enumerate(zip(ps, pt)):
+        t_obj = t[..., 4].sigmoid()
+        obj.append(bernoulli_kl(s[..., 4], t[..., 4]).mean())
+        if classes:
+            cells = t_obj > CLS_CONF
+            w = t_obj[cells]
+            kl = bernoulli_kl(s[cells][:, 5:], t[cells][:, 5:]).mean(-1)
+            cls.append((kl * w).sum() / (w.sum() + EPS))
+        sure = t_obj > BOX_CONF
+        if sure.any():
+            bs, bt = decode_boxes(s, anchors_s[i].float(), sure), decode_boxes(t, anchors_t[i].float(), sure)
+            box.append(F.smooth_l1_loss(bs, bt, beta=BOX_BETA, reduction="none").sum(-1).mean())
+    zero = ps[0].sum() * 0
+    return tuple(torch.stack(x).mean() if x else zero for x in (obj, cls, box))
+
+
 class Adapters(nn.ModuleList):
     """Per Detect level, a 1x1 convolution from the student's channels to the teacher's (identity when equal)."""
 
@@ -118,23 +139,7 @@ class Distiller:
         return torch.stack([F.mse_loss(a, t) / (t.var() + EPS) for a, t in zip(adapted, ft)]).mean()
 
     def output_losses(self, ps: list[torch.Tensor], pt: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """(objectness, class, box) terms, each a mean over the levels that have one."""
-        anchors_t = self.teacher.model[-1].anchors.float()
-        obj, cls, box = [], [], []
-        for i, (s, t) in enumerate(zip(ps, pt)):
-            t_obj = t[..., 4].sigmoid()
-            obj.append(bernoulli_kl(s[..., 4], t[..., 4]).mean())
-            if self.classes:
-                cells = t_obj > CLS_CONF
-                w = t_obj[cells]
-                kl = bernoulli_kl(s[cells][:, 5:], t[cells][:, 5:]).mean(-1)
-                cls.append((kl * w).sum() / (w.sum() + EPS))
-            sure = t_obj > BOX_CONF
-            if sure.any():
-                bs, bt = decode_boxes(s, self.student_anchors[i].float(), sure), decode_boxes(t, anchors_t[i], sure)
-                box.append(F.smooth_l1_loss(bs, bt, beta=BOX_BETA, reduction="none").sum(-1).mean())
-        zero = ps[0].sum() * 0
-        return tuple(torch.stack(x).mean() if x else zero for x in (obj, cls, box))
+        return output_losses(ps, pt, self.student_anchors, self.teacher.model[-1].anchors, self.classes)
 
     def summary(self) -> str:
         """Mean of each term since the last summary (the epoch's), for the log."""

@@ -2,11 +2,13 @@
 (e.g. every C3_GhostModule of a Ghost model under a yolov5n teacher) learn to reproduce their counterpart's output.
 
 First quarter of the steps: each block alone, fed the teacher's input to that block (local, cheap, no compounding;
-its error plateaus within ~100 steps). The rest: the whole student on its own features, every block matched to the
-teacher's (stitched), so that the errors of earlier blocks are corrected downstream. Loss: MSE over the teacher
-output's variance; Adam, one-cycle LR. Only images are read, from any folder or list: labels are never used; each is
-scaled, shifted, colour-jittered and flipped at random with the run's hyp, so that long warm starts on few images do
-not over-fit.
+its error plateaus within ~100 steps). The rest: the whole student on its own features (stitched), every block
+matched to the teacher's (MSE over the teacher output's variance) and Detect's outputs to the teacher's (the
+distillation's objectness, class and box terms, weighted by the dist_* hyps), the copied layers adapting at a tenth
+of the LR, so that the errors of earlier blocks are corrected downstream. Adam, one-cycle LR. Only images are read,
+from any folder or list: labels are never used. Each view is a mosaic of four images (hyp's mosaic probability) or
+one, scaled, shifted, colour-jittered and flipped with the run's hyp, so that long warm starts on few images do not
+over-fit (measured on 96 coco128 images: docs/distillation.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,48 +26,66 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.loading import attempt_load
-from utils.data.augmentations import augment_hsv, letterbox, random_perspective
+from utils.data.augmentations import augment_hsv, letterbox, mosaic4, random_perspective
 from utils.data.image_files import list_image_files
 from utils.errors import UserError
+from utils.training.distill import DIST_HYP, output_losses
 from utils.logger import LOGGER, colorstr
 from utils.torch_utils import intersect_dicts, to_float_image
 
 LR = 1e-3
 LOCAL = 0.25  # share of the steps spent on local (block-alone) imitation
+COPIED_LR = 0.1  # LR of the copied layers in the stitched phase, relative to the imitating blocks' (they adapt)
 EPS = 1e-6
 PREFIX = colorstr("warm start: ")
 
 
-def augmented(im0: np.ndarray, imgsz: int, hyp: dict, rng: random.Random) -> np.ndarray:
-    """A letterboxed RGB CHW copy of a BGR image, scaled, shifted, colour-jittered and flipped by hyp's ranges."""
-    im = letterbox(im0, imgsz, auto=False)[0]
-    im = random_perspective(im, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0)[0]
+def _fit(im0: np.ndarray, imgsz: int) -> np.ndarray:
+    """The image resized so that its long side is imgsz, as training loads images."""
+    r = imgsz / max(im0.shape[:2])
+    return im0 if r == 1 else cv2.resize(im0, (round(im0.shape[1] * r), round(im0.shape[0] * r)))
+
+
+def augmented(ims: list[np.ndarray], imgsz: int, hyp: dict, rng: random.Random) -> np.ndarray:
+    """An RGB CHW training view of BGR images: a mosaic of all four (with hyp's mosaic probability) or the first one
+    letterboxed, then scaled, shifted, colour-jittered and flipped by hyp's ranges."""
+    if len(ims) == 4 and rng.random() < hyp.get("mosaic", 0.0):
+        canvas = mosaic4([(_fit(im, imgsz), np.zeros((0, 5), np.float32), []) for im in ims], imgsz)[0]
+        im = random_perspective(canvas, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0,
+                                border=(-imgsz // 2, -imgsz // 2))[0]
+    else:
+        im = letterbox(ims[0], imgsz, auto=False)[0]
+        im = random_perspective(im, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0)[0]
     augment_hsv(im, hyp["hsv_h"], hyp["hsv_s"], hyp["hsv_v"])
     if rng.random() < hyp["fliplr"]:
         im = im[:, ::-1]
     return im.transpose((2, 0, 1))[::-1]
 
 
+def _read(f: str) -> np.ndarray:
+    im = cv2.imread(f)
+    if im is None:
+        raise UserError(f"{PREFIX}{f} is not a readable image")
+    return im
+
+
 def image_batches(source: str | Path | list, imgsz: int, batch_size: int, hyp: dict,
                   seed: int = 0) -> Iterator[torch.Tensor]:
-    """Endless augmented batches (float, 0-1, RGB) of the images under source, shuffled each pass."""
+    """Endless augmented batches (float, 0-1, RGB) of the images under source, shuffled each pass; each view is
+    one image or a mosaic of it and three others at random."""
     files = list_image_files(source, prefix=PREFIX)
     rng = random.Random(seed)
     batch_size = min(batch_size, len(files))
     while True:
         rng.shuffle(files)
         for i in range(0, len(files) - batch_size + 1, batch_size):
-            ims = []
-            for f in files[i:i + batch_size]:
-                im0 = cv2.imread(f)
-                if im0 is None:
-                    raise UserError(f"{PREFIX}{f} is not a readable image")
-                ims.append(augmented(im0, imgsz, hyp, rng))
-            yield to_float_image(np.ascontiguousarray(np.stack(ims)), "cpu")
+            views = [augmented([_read(f) for f in [f0, *rng.choices(files, k=3)]], imgsz, hyp, rng)
+                     for f0 in files[i:i + batch_size]]
+            yield to_float_image(np.ascontiguousarray(np.stack(views)), "cpu")
 
 
-def _outputs(model: nn.Module, layers: list[int], x: torch.Tensor, with_inputs: bool = False) -> dict:
-    """{layer: output} (or (input, output)) of the given layers for one forward pass of x."""
+def _outputs(model: nn.Module, layers: list[int], x: torch.Tensor, with_inputs: bool = False) -> tuple[dict, Any]:
+    """({layer: output} (or (input, output)) of the given layers, the model's output) for one forward pass of x."""
     store = {}
 
     def keep(i: int):
@@ -72,11 +93,11 @@ def _outputs(model: nn.Module, layers: list[int], x: torch.Tensor, with_inputs: 
 
     handles = [model.model[i].register_forward_hook(keep(i)) for i in layers]
     try:
-        model(x)
+        y = model(x)
     finally:
         for h in handles:
             h.remove()
-    return store
+    return store, y
 
 
 def imitating_blocks(student: nn.Module, teacher: nn.Module, imgsz: int) -> list[int]:
@@ -91,7 +112,7 @@ def imitating_blocks(student: nn.Module, teacher: nn.Module, imgsz: int) -> list
             layers.append(i)
     x = torch.zeros(1, 3, imgsz, imgsz, device=next(student.parameters()).device)
     with torch.no_grad():
-        out_s, out_t = _outputs(student.eval(), layers, x), _outputs(teacher, layers, x)
+        out_s, out_t = _outputs(student.eval(), layers, x)[0], _outputs(teacher, layers, x)[0]
     for i in layers:
         if not (torch.is_tensor(out_s[i]) and torch.is_tensor(out_t[i]) and out_s[i].shape == out_t[i].shape):
             raise UserError(f"{PREFIX}layer {i} ({type(student.model[i]).__name__}) has no counterpart of the same "
@@ -107,7 +128,7 @@ def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
                batch_size: int, hyp: dict) -> None:
     """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's (in place);
-    images are augmented with the training hyp's translate, scale, hsv_* and fliplr."""
+    images are augmented with the training hyp's mosaic, translate, scale, hsv_* and fliplr."""
     device = next(student.parameters()).device
     teacher = attempt_load(teacher_weights, device, fuse=False).float().eval()
     teacher.requires_grad_(False)
@@ -119,26 +140,34 @@ def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Pa
     if not layers or steps < 1:
         return
     params = [p for i in layers for p in student.model[i].parameters()]
-    optimizer = torch.optim.Adam(params, lr=LR)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
+    imitating = {id(p) for p in params}
+    groups = [{"params": params}, {"params": [p for p in student.parameters() if id(p) not in imitating],
+                                   "lr": LR * COPIED_LR}]
+    optimizer = torch.optim.Adam(groups, lr=LR)
+    anchors_s, anchors_t = student.model[-1].anchors, teacher.model[-1].anchors
+    weights = [float(hyp.get(k, DIST_HYP[k])) for k in ("dist_obj", "dist_cls", "dist_box")]
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, [g.get("lr", LR) for g in groups], total_steps=steps,
+                                                    pct_start=0.1)
     batches = image_batches(source, imgsz, batch_size, hyp)
     student.train()
     t0, log_every, local = time.time(), max(steps // 10, 1), int(steps * LOCAL)
     for step in range(steps):
         imgs = next(batches).to(device)
         with torch.no_grad():
-            target = _outputs(teacher, layers, imgs, with_inputs=True)
+            target, (_, preds_t) = _outputs(teacher, layers, imgs, with_inputs=True)
         if step < local:  # local: each block from the teacher's input
-            losses = [nmse(student.model[i](target[i][0]), target[i][1]) for i in layers]
-        else:  # stitched: the student on its own features
-            out = _outputs(student, layers, imgs)
-            losses = [nmse(out[i], target[i][1]) for i in layers]
-        loss = torch.stack(losses).mean()
+            error = torch.stack([nmse(student.model[i](target[i][0]), target[i][1]) for i in layers]).mean()
+            output = torch.zeros(())
+        else:  # stitched: the student on its own features and outputs
+            out, preds = _outputs(student, layers, imgs)
+            error = torch.stack([nmse(out[i], target[i][1]) for i in layers]).mean()
+            output = sum(w * t for w, t in zip(weights, output_losses(preds, preds_t, anchors_s, anchors_t)))
         optimizer.zero_grad()
-        loss.backward()
+        (error + output).backward()
         optimizer.step()
         scheduler.step()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             LOGGER.info(f"{PREFIX}step {step + 1}/{steps} {'local' if step < local else 'stitched'} "
-                        f"normalized error {loss.item():.3f} ({time.time() - t0:.0f}s)")
-    student.zero_grad(set_to_none=True)  # the stitched steps left gradients on layers that were not trained
+                        f"normalized error {error.item():.3f}, output terms {output.item():.3f} "
+                        f"({time.time() - t0:.0f}s)")
+    student.zero_grad(set_to_none=True)  # training starts from clean gradients
