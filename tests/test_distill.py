@@ -148,23 +148,23 @@ def test_teacher_with_other_strides_is_refused_in_one_line(coco8_yaml, teachers,
     assert "strides [8, 16]" in str(e.value) and "[8, 16, 32]" in str(e.value) and "\n" not in str(e.value)
 
 
-def test_warm_start_trains_the_new_blocks_and_adapts_the_copied_ones_slowly(coco8_yaml, teachers, log_lines):
+def test_warm_start_copies_the_teacher_then_trains_blocks_alone_and_everything_stitched(coco8_yaml, teachers,
+                                                                                       log_lines):
     from utils.training.warm_start import warm_start
 
+    teacher_state = attempt_load(teachers["n"], fuse=False).state_dict()
     student = _model("yolov5n-ghostdyn.yaml", seed=2)
     before = deepcopy(student.state_dict())
     warm_start(student, teachers["n"], ROOT / "data/coco8/images", 64, steps=4, batch_size=4, hyp=HYP)
-    teacher_state = attempt_load(teachers["n"], fuse=False).state_dict()
     after = student.state_dict()
-    copied = [k for k in after if k in teacher_state and teacher_state[k].shape == after[k].shape]
-    assert "model.0.conv.weight" in copied and "model.24.m.0.weight" in copied
-    ghost = [k for k in after if ".primary_conv.0." in k and k.endswith("weight")]
-    assert ghost and all(not torch.equal(after[k], before[k]) for k in ghost)
-    moved = {k: (after[k] - v).abs().mean().item() for k, v in before.items() if k in ghost}
+    ghost = [k for k in before if ".primary_conv.0." in k and k.endswith("weight")]
     blocks = {k.split(".")[1] for k in ghost}  # the imitating layers; the others are all copied
-    adapted = {k: (after[k] - teacher_state[k].float()).abs().mean().item() for k in copied
-               if k.endswith("conv.weight") and k.split(".")[1] not in blocks}
-    assert 0 < max(adapted.values()) < min(moved.values()) / 3  # a tenth of the LR, stitched steps only
+    copied = [k for k in before if k in teacher_state and teacher_state[k].shape == before[k].shape
+              and k.endswith("conv.weight") and k.split(".")[1] not in blocks]
+    assert ghost and "model.0.conv.weight" in copied and all(not torch.equal(after[k], before[k]) for k in ghost)
+    for k in copied:  # copied, then adapted by the stitched steps
+        teacher_k = teacher_state[k].float()
+        assert not torch.equal(after[k], teacher_k) and torch.allclose(after[k], teacher_k, atol=1e-2), k
     assert any("step 1/4 local" in line and "output terms 0.000" in line for line in log_lines)
     assert any("step 4/4 stitched" in line and "output terms 0.000" not in line for line in log_lines)
     with pytest.raises(UserError, match="counterpart|layout"):

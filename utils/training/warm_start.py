@@ -4,8 +4,8 @@
 First quarter of the steps: each block alone, fed the teacher's input to that block (local, cheap, no compounding;
 its error plateaus within ~100 steps). The rest: the whole student on its own features (stitched), every block
 matched to the teacher's (MSE over the teacher output's variance) and Detect's outputs to the teacher's (the
-distillation's objectness, class and box terms, weighted by the dist_* hyps), the copied layers adapting at a tenth
-of the LR, so that the errors of earlier blocks are corrected downstream. Adam, one-cycle LR. Only images are read,
+distillation's objectness, class and box terms, weighted by the dist_* hyps), every layer training, the copied ones
+included, so that the errors of earlier blocks are corrected downstream. Adam, one-cycle LR. Only images are read,
 from any folder or list: labels are never used. Each view is a mosaic of four images (hyp's mosaic probability) or
 one, scaled, shifted, colour-jittered and flipped with the run's hyp, so that long warm starts on few images do not
 over-fit (measured on 96 coco128 images: docs/distillation.md).
@@ -35,7 +35,6 @@ from utils.torch_utils import intersect_dicts, to_float_image
 
 LR = 1e-3
 LOCAL = 0.25  # share of the steps spent on local (block-alone) imitation
-COPIED_LR = 0.1  # LR of the copied layers in the stitched phase, relative to the imitating blocks' (they adapt)
 EPS = 1e-6
 PREFIX = colorstr("warm start: ")
 
@@ -127,8 +126,8 @@ def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
                batch_size: int, hyp: dict) -> None:
-    """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's (in place);
-    images are augmented with the training hyp's mosaic, translate, scale, hsv_* and fliplr."""
+    """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's, and the whole
+    student to match its features and outputs (in place); images are augmented with the training hyp's mosaic, translate, scale, hsv_* and fliplr."""
     device = next(student.parameters()).device
     teacher = attempt_load(teacher_weights, device, fuse=False).float().eval()
     teacher.requires_grad_(False)
@@ -139,15 +138,10 @@ def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Pa
                 f"{len(layers)} blocks {layers} imitate it for {steps} steps on images of {source}")
     if not layers or steps < 1:
         return
-    params = [p for i in layers for p in student.model[i].parameters()]
-    imitating = {id(p) for p in params}
-    groups = [{"params": params}, {"params": [p for p in student.parameters() if id(p) not in imitating],
-                                   "lr": LR * COPIED_LR}]
-    optimizer = torch.optim.Adam(groups, lr=LR)
+    optimizer = torch.optim.Adam(student.parameters(), lr=LR)  # the local steps reach the blocks only
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
     anchors_s, anchors_t = student.model[-1].anchors, teacher.model[-1].anchors
     weights = [float(hyp.get(k, DIST_HYP[k])) for k in ("dist_obj", "dist_cls", "dist_box")]
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, [g.get("lr", LR) for g in groups], total_steps=steps,
-                                                    pct_start=0.1)
     batches = image_batches(source, imgsz, batch_size, hyp)
     student.train()
     t0, log_every, local = time.time(), max(steps // 10, 1), int(steps * LOCAL)
