@@ -70,7 +70,8 @@ def openvino_runner(d: Path, threads: int) -> Runner:
 
     core = ov.Core()
     compiled = core.compile_model(str(next(d.glob("*.xml"))), "CPU",
-                                  {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"})
+                                  {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                                   "INFERENCE_PRECISION_HINT": "f32"})  # fp32 exports: no bf16 on CPUs that have it
     return lambda x: compiled(x)[0]
 
 

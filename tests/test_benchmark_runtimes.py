@@ -1,0 +1,18 @@
+"""tools/benchmarks/runtimes.py: each model in every CPU runtime we ship, its predictions held to PyTorch's."""
+
+from __future__ import annotations
+
+from tools.benchmarks import cli
+
+
+def test_every_runtime_gives_pytorchs_predictions():
+    """fp32 everywhere: OpenVINO is asked for f32, which it would otherwise lower to bf16 on CPUs that have it
+    (trained weights: a random model's near-constant outputs hide bf16's rounding)."""
+    from tests.conftest import shared_path
+
+    weights = [str(shared_path(f"weights/{w}")) for w in ("yolov5n.pt", "yolov5n-ghostdyn-seedpatch.pt")]
+    t = cli.section_table("runtimes", ["--quick", "--weights", *weights])
+    assert {"PyTorch fused", "TorchScript", "ONNX Runtime static", "ONNX Runtime --dynamic"} <= set(t.runtime)
+    diffs = t.filter(like="diff vs PyTorch")
+    assert diffs.shape[1] == 2 and (diffs <= 1e-3).all().all()
+    assert (t.filter(like="ms/img") > 0).all().all()
