@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
+
 RUNNER = Path(__file__).with_name("tfjs_run.js")
 
 

@@ -19,6 +19,13 @@ from utils.data.segments import resample_segments, segment2box
 PAD_COLOR = (114, 114, 114)
 
 
+def resize_long_side(im: np.ndarray, size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The image scaled so that its long side is size (sides rounded up), as images enter training and mosaics."""
+    h, w = im.shape[:2]
+    r = size / max(h, w)
+    return im if r == 1 else cv2.resize(im, (math.ceil(w * r), math.ceil(h * r)), interpolation=interpolation)
+
+
 def letterbox(im: np.ndarray, new_shape: int | tuple[int, int] = 640, color: tuple = PAD_COLOR, auto: bool = True,
               scaleFill: bool = False, scaleup: bool = True, stride: int = 32) -> tuple[np.ndarray, tuple, tuple]:
     """Resize keeping the aspect ratio, then pad to new_shape (h, w), or only to a stride multiple when auto.

@@ -6,7 +6,6 @@ where shapes = ((h0, w0), ((h / h0, w / w0), (padw, padh))) for letterboxed imag
 
 from __future__ import annotations
 
-import math
 import random
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from utils.data.augmentations import (Albumentations, augment_hsv, copy_paste, letterbox, mixup, mosaic4, random_flips,
-                                 random_perspective)
+                                 random_perspective, resize_long_side)
 from utils.boxes import xywhn2xyxy, xyxy2xywhn
 from utils.errors import UserError
 from utils.files import ROOT, is_writeable, yaml_load
@@ -191,10 +190,8 @@ class LoadImagesAndLabels(Dataset):
         f = self.npy_files[i]
         im = np.load(f) if self.cache == "disk" and f.exists() else self._read(i)
         h0, w0 = im.shape[:2]
-        r = self.img_size / max(h0, w0)
-        if r != 1:
-            interp = cv2.INTER_LINEAR if (self.augment or r > 1) else cv2.INTER_AREA
-            im = cv2.resize(im, (math.ceil(w0 * r), math.ceil(h0 * r)), interpolation=interp)
+        upscale = max(h0, w0) < self.img_size
+        im = resize_long_side(im, self.img_size, cv2.INTER_LINEAR if (self.augment or upscale) else cv2.INTER_AREA)
         return im, (h0, w0), im.shape[:2]
 
     def load_mosaic(self, index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,14 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from models.loading import attempt_load
-from utils.data.augmentations import augment_hsv, letterbox, mosaic4, random_perspective
+from utils.data.augmentations import augment_hsv, letterbox, mosaic4, random_perspective, resize_long_side
+from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import list_image_files
 from utils.errors import UserError
 from utils.training.distill import DIST_HYP, output_losses
@@ -39,17 +39,11 @@ EPS = 1e-6
 PREFIX = colorstr("warm start: ")
 
 
-def _fit(im0: np.ndarray, imgsz: int) -> np.ndarray:
-    """The image resized so that its long side is imgsz, as training loads images."""
-    r = imgsz / max(im0.shape[:2])
-    return im0 if r == 1 else cv2.resize(im0, (round(im0.shape[1] * r), round(im0.shape[0] * r)))
-
-
 def augmented(ims: list[np.ndarray], imgsz: int, hyp: dict, rng: random.Random) -> np.ndarray:
     """An RGB CHW training view of BGR images: a mosaic of all four (with hyp's mosaic probability) or the first one
     letterboxed, then scaled, shifted, colour-jittered and flipped by hyp's ranges."""
     if len(ims) == 4 and rng.random() < hyp.get("mosaic", 0.0):
-        canvas = mosaic4([(_fit(im, imgsz), np.zeros((0, 5), np.float32), []) for im in ims], imgsz)[0]
+        canvas = mosaic4([(resize_long_side(im, imgsz), np.zeros((0, 5), np.float32), []) for im in ims], imgsz)[0]
         im = random_perspective(canvas, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0,
                                 border=(-imgsz // 2, -imgsz // 2))[0]
     else:
@@ -62,10 +56,10 @@ def augmented(ims: list[np.ndarray], imgsz: int, hyp: dict, rng: random.Random) 
 
 
 def _read(f: str) -> np.ndarray:
-    im = cv2.imread(f)
-    if im is None:
-        raise UserError(f"{PREFIX}{f} is not a readable image")
-    return im
+    try:
+        return read_image(f)
+    except UnreadableImage as e:
+        raise UserError(f"{PREFIX}{f}: {e}") from None
 
 
 def image_batches(source: str | Path | list, imgsz: int, batch_size: int, hyp: dict,
@@ -127,7 +121,8 @@ def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
                batch_size: int, hyp: dict) -> None:
     """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's, and the whole
-    student to match its features and outputs (in place); images are augmented with the training hyp's mosaic, translate, scale, hsv_* and fliplr."""
+    student to match its features and outputs (in place); views follow the hyp's mosaic, translate, scale, hsv_*
+    and fliplr."""
     device = next(student.parameters()).device
     teacher = attempt_load(teacher_weights, device, fuse=False).float().eval()
     teacher.requires_grad_(False)
