@@ -188,6 +188,23 @@ def test_warm_start_views_are_augmented_mosaics_or_single_images():
                                                             "hsv_h": 0, "hsv_s": 0, "hsv_v": 0}, rng))
 
 
+def test_warm_start_mixup_blends_two_views_with_the_hyps_probability(tmp_path):
+    import cv2
+    from utils.training.warm_start import image_batches
+
+    for name, value in (("dark", 40), ("light", 200)):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((32, 32, 3), value, np.uint8))
+    plain = {**HYP, "mosaic": 0.0, "translate": 0, "scale": 0, "hsv_h": 0, "hsv_s": 0, "hsv_v": 0}
+
+    def pixels(mixup: float) -> set:
+        batches = image_batches(tmp_path, 32, 2, {**plain, "mixup": mixup})
+        return set(torch.cat([next(batches) for _ in range(8)]).mul(255).round().int().unique().tolist())
+
+    assert pixels(0.0) == {40, 200}
+    blends = pixels(1.0) - {40, 200}
+    assert blends and all(40 < v < 200 for v in blends)
+
+
 def test_distill_hyp_file_loads_with_its_distillation_keys():
     hyp = load_hyp(ROOT / "data/hyps/hyp.distill.yaml")
     assert set(DIST_HYP) <= set(hyp) and hyp["lr0"] < HYP["lr0"] and hyp["warmup_bias_lr"] == 0

@@ -13,6 +13,7 @@ over-fit (measured on 96 coco128 images: docs/distillation.md).
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.loading import attempt_load
-from utils.data.augmentations import augment_hsv, letterbox, mosaic4, random_perspective, resize_long_side
+from utils.data.augmentations import augment_hsv, letterbox, mixup, mosaic4, random_perspective, resize_long_side
 from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import list_image_files
 from utils.errors import UserError
@@ -34,6 +35,8 @@ from utils.logger import LOGGER, colorstr
 from utils.torch_utils import intersect_dicts, to_float_image
 
 LR = 1e-3
+NO_LABELS = np.zeros((0, 5), np.float32)
+CACHE_BYTES = 2**30  # decoded images kept in RAM, resized: a long warm start on few images decodes each once
 LOCAL = 0.25  # share of the steps spent on local (block-alone) imitation
 EPS = 1e-6
 PREFIX = colorstr("warm start: ")
@@ -43,7 +46,7 @@ def augmented(ims: list[np.ndarray], imgsz: int, hyp: dict, rng: random.Random) 
     """An RGB CHW training view of BGR images: a mosaic of all four (with hyp's mosaic probability) or the first one
     letterboxed, then scaled, shifted, colour-jittered and flipped by hyp's ranges."""
     if len(ims) == 4 and rng.random() < hyp.get("mosaic", 0.0):
-        canvas = mosaic4([(resize_long_side(im, imgsz), np.zeros((0, 5), np.float32), []) for im in ims], imgsz)[0]
+        canvas = mosaic4([(resize_long_side(im, imgsz), NO_LABELS, []) for im in ims], imgsz)[0]
         im = random_perspective(canvas, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0,
                                 border=(-imgsz // 2, -imgsz // 2))[0]
     else:
@@ -65,15 +68,31 @@ def _read(f: str) -> np.ndarray:
 def image_batches(source: str | Path | list, imgsz: int, batch_size: int, hyp: dict,
                   seed: int = 0) -> Iterator[torch.Tensor]:
     """Endless augmented batches (float, 0-1, RGB) of the images under source, shuffled each pass; each view is
-    one image or a mosaic of it and three others at random."""
+    one image or a mosaic of it and three others at random, blended with another such view with hyp's mixup
+    probability."""
     files = list_image_files(source, prefix=PREFIX)
     rng = random.Random(seed)
     batch_size = min(batch_size, len(files))
+
+    @functools.lru_cache(maxsize=max(CACHE_BYTES // (3 * imgsz * imgsz), 1))
+    def load(f: str) -> np.ndarray:
+        im = resize_long_side(_read(f), imgsz)
+        im.setflags(write=False)  # shared by every view of it
+        return im
+
+    def view(f0: str) -> np.ndarray:
+        return augmented([load(f) for f in [f0, *rng.choices(files, k=3)]], imgsz, hyp, rng)
+
+    def mixed(f0: str) -> np.ndarray:
+        im = view(f0)
+        if rng.random() < hyp.get("mixup", 0.0):
+            im = mixup(im, NO_LABELS, view(rng.choice(files)), NO_LABELS)[0]
+        return im
+
     while True:
         rng.shuffle(files)
         for i in range(0, len(files) - batch_size + 1, batch_size):
-            views = [augmented([_read(f) for f in [f0, *rng.choices(files, k=3)]], imgsz, hyp, rng)
-                     for f0 in files[i:i + batch_size]]
+            views = [mixed(f0) for f0 in files[i:i + batch_size]]
             yield to_float_image(np.ascontiguousarray(np.stack(views)), "cpu")
 
 
