@@ -173,19 +173,39 @@ def test_warm_start_copies_the_teacher_then_trains_blocks_alone_and_everything_s
 
 def test_warm_start_views_are_augmented_mosaics_or_single_images():
     import cv2
+    from utils.data.augmentations import letterbox
     from utils.training.warm_start import augmented
 
     ims = [cv2.imread(str(f)) for f in sorted((ROOT / "data/coco8/images/train").glob("*.jpg"))[:4]]
     rng = random.Random(0)
-    single = [augmented(ims[:1], 64, {**HYP, "mosaic": 1.0}, rng) for _ in range(3)]
-    mosaics = [augmented(ims, 64, {**HYP, "mosaic": 1.0}, rng) for _ in range(3)]
+    single = [augmented(ims[:1], 64, HYP, rng) for _ in range(3)]
+    mosaics = [augmented(ims, 64, HYP, rng) for _ in range(3)]
     for views in single, mosaics:
         assert all(im.shape == (3, 64, 64) and im.dtype == np.uint8 for im in views)
         assert not np.array_equal(views[0], views[1]) and not np.array_equal(views[1], views[2])
-    no_mosaic = augmented(ims, 64, {**HYP, "mosaic": 0.0, "translate": 0, "scale": 0, "fliplr": 0,
-                                    "hsv_h": 0, "hsv_s": 0, "hsv_v": 0}, rng)
-    assert np.array_equal(no_mosaic, augmented(ims[:1], 64, {**HYP, "translate": 0, "scale": 0, "fliplr": 0,
-                                                            "hsv_h": 0, "hsv_s": 0, "hsv_v": 0}, rng))
+    plain = augmented(ims[:1], 64, {**HYP, "translate": 0, "scale": 0, "fliplr": 0, "hsv_h": 0, "hsv_s": 0,
+                                     "hsv_v": 0}, rng)
+    assert np.array_equal(plain, letterbox(ims[0], 64, auto=False)[0].transpose((2, 0, 1))[::-1])
+
+
+def test_warm_start_reads_mosaic_images_only_for_mosaics_and_each_image_once(tmp_path, monkeypatch):
+    import cv2
+    from utils.training import warm_start
+
+    for i in range(8):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((32, 32, 3), 20 * i, np.uint8))
+    reads = []
+    monkeypatch.setattr(warm_start, "_read", lambda f: reads.append(f) or cv2.imread(f))
+    monkeypatch.setattr(warm_start, "CACHE_BYTES", 0)  # no cache: every view reads its images
+    for mosaic, per_view in ((0.0, 1), (1.0, 4)):
+        reads.clear()
+        next(warm_start.image_batches(tmp_path, 32, 8, {**HYP, "mosaic": mosaic}))
+        assert len(reads) == 8 * per_view
+    reads.clear()
+    monkeypatch.setattr(warm_start, "CACHE_BYTES", 2**30)
+    batches = warm_start.image_batches(tmp_path, 32, 8, {**HYP, "mosaic": 1.0})
+    next(batches), next(batches)
+    assert len(reads) == len(set(reads)) == 8
 
 
 def test_warm_start_mixup_blends_two_views_with_the_hyps_probability(tmp_path):

@@ -7,8 +7,9 @@ matched to the teacher's (MSE over the teacher output's variance) and Detect's o
 distillation's objectness, class and box terms, weighted by the dist_* hyps), every layer training, the copied ones
 included, so that the errors of earlier blocks are corrected downstream. Adam, one-cycle LR. Only images are read,
 from any folder or list: labels are never used. Each view is a mosaic of four images (hyp's mosaic probability) or
-one, scaled, shifted, colour-jittered and flipped with the run's hyp, so that long warm starts on few images do not
-over-fit (measured on 96 coco128 images: docs/distillation.md).
+one, scaled, shifted, colour-jittered and flipped with the run's hyp, and blended with a second view with hyp's mixup
+probability, so that long warm starts on few images do not over-fit (measured on 96 coco128 images:
+docs/distillation.md).
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ PREFIX = colorstr("warm start: ")
 
 
 def augmented(ims: list[np.ndarray], imgsz: int, hyp: dict, rng: random.Random) -> np.ndarray:
-    """An RGB CHW training view of BGR images: a mosaic of all four (with hyp's mosaic probability) or the first one
-    letterboxed, then scaled, shifted, colour-jittered and flipped by hyp's ranges."""
-    if len(ims) == 4 and rng.random() < hyp.get("mosaic", 0.0):
+    """An RGB CHW training view of BGR images: a mosaic of four, or one letterboxed, then scaled, shifted,
+    colour-jittered and flipped by hyp's ranges."""
+    if len(ims) == 4:
         canvas = mosaic4([(resize_long_side(im, imgsz), NO_LABELS, []) for im in ims], imgsz)[0]
         im = random_perspective(canvas, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0,
                                 border=(-imgsz // 2, -imgsz // 2))[0]
@@ -74,14 +75,16 @@ def image_batches(source: str | Path | list, imgsz: int, batch_size: int, hyp: d
     rng = random.Random(seed)
     batch_size = min(batch_size, len(files))
 
-    @functools.lru_cache(maxsize=max(CACHE_BYTES // (3 * imgsz * imgsz), 1))
+    @functools.lru_cache(maxsize=CACHE_BYTES // (3 * imgsz * imgsz))
     def load(f: str) -> np.ndarray:
         im = resize_long_side(_read(f), imgsz)
         im.setflags(write=False)  # shared by every view of it
         return im
 
     def view(f0: str) -> np.ndarray:
-        return augmented([load(f) for f in [f0, *rng.choices(files, k=3)]], imgsz, hyp, rng)
+        others = rng.choices(files, k=3)
+        mosaic = rng.random() < hyp.get("mosaic", 0.0)
+        return augmented([load(f) for f in ([f0, *others] if mosaic else [f0])], imgsz, hyp, rng)
 
     def mixed(f0: str) -> np.ndarray:
         im = view(f0)
