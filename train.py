@@ -153,7 +153,7 @@ class Trainer:
         self.teacher = load_teacher(opt.teacher, self.model, self.device) if opt.teacher else None
         if self.teacher is not None and opt.teacher_warmup_steps and not opt.resume and self.main:
             warm_start(self.model, opt.teacher, opt.teacher_warmup_images or self.data["train"], self.imgsz,
-                       opt.teacher_warmup_steps, self.batch_size, self.hyp)
+                       opt.teacher_warmup_steps, self.batch_size, self.hyp, opt.seed)
 
     def _setup_data(self) -> None:
         opt, hyp = self.opt, self.hyp

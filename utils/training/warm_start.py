@@ -141,7 +141,7 @@ def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
-               batch_size: int, hyp: dict) -> None:
+               batch_size: int, hyp: dict, seed: int = 0) -> None:
     """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's, and the whole
     student to match its features and outputs (in place); views follow the hyp's mosaic, translate, scale, hsv_*
     and fliplr."""
@@ -159,7 +159,7 @@ def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Pa
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, LR, total_steps=steps, pct_start=0.1)
     anchors_s, anchors_t = student.model[-1].anchors, teacher.model[-1].anchors
     weights = [float(hyp.get(k, DIST_HYP[k])) for k in ("dist_obj", "dist_cls", "dist_box")]
-    batches = image_batches(source, imgsz, batch_size, hyp)
+    batches = image_batches(source, imgsz, batch_size, hyp, seed)
     student.train()
     t0, log_every, local = time.time(), max(steps // 10, 1), int(steps * LOCAL)
     for step in range(steps):
