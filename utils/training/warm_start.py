@@ -82,7 +82,7 @@ def image_batches(source: str | Path | list, imgsz: int, batch_size: int, hyp: d
         return im
 
     def view(f0: str) -> np.ndarray:
-        others = rng.choices(files, k=3)
+        others = rng.choices(files, k=3)  # drawn for single views too: one random sequence whatever the hyp
         mosaic = rng.random() < hyp.get("mosaic", 0.0)
         return augmented([load(f) for f in ([f0, *others] if mosaic else [f0])], imgsz, hyp, rng)
 
@@ -143,8 +143,8 @@ def nmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def warm_start(student: nn.Module, teacher_weights: str | Path, source: str | Path | list, imgsz: int, steps: int,
                batch_size: int, hyp: dict, seed: int = 0) -> None:
     """Copy every teacher tensor that fits, then train the differing blocks to imitate the teacher's, and the whole
-    student to match its features and outputs (in place); views follow the hyp's mosaic, translate, scale, hsv_*
-    and fliplr."""
+    student to match its features and outputs (in place); views follow the hyp's mosaic, mixup, translate, scale,
+    hsv_* and fliplr, drawn from `seed`."""
     device = next(student.parameters()).device
     teacher = attempt_load(teacher_weights, device, fuse=False).float().eval()
     teacher.requires_grad_(False)
