@@ -64,15 +64,34 @@ class Detect(nn.Module):
         self.anchor_grid = [torch.empty(0) for _ in range(self.nl)]
 
     def forward(self, x: list[torch.Tensor]):
+        eager = not (self.normalize or torch.jit.is_tracing() or torch.jit.is_scripting()
+                     or torch.compiler.is_compiling())
+        by_rows = eager and not self.training and not torch.is_grad_enabled() and x[0].device.type == "cpu"
         for i in range(self.nl):
-            x[i] = self.m[i](x[i])
-            bs, _, ny, nx = x[i].shape
-            x[i] = x[i].reshape(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+            x[i] = self._head_by_rows(i, x[i]) if by_rows else self._head(i, x[i])
         if self.training:
             return x
-        if self.normalize or torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
-            return self._decode(x)
-        return self._decode_in_place(x)
+        return self._decode_in_place(x) if eager else self._decode(x)
+
+    def _head(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Level i's raw predictions (bs, na, ny, nx, no): YOLOv5's 1x1 convolution, then its NCHW output permuted."""
+        x = self.m[i](x)
+        bs, _, ny, nx = x.shape
+        return x.reshape(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous()
+
+    def _head_by_rows(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """`_head` for CPU inference: a matmul per image and anchor writes its (ny * nx, no) block in place. Permuting
+        the convolution's NCHW output cost twice the convolution (80x80 level: 18 -> 6 ms, 1 thread)."""
+        conv = self.m[i]
+        bs, c, ny, nx = x.shape
+        weight = conv.weight.reshape(self.na, self.no, c).transpose(1, 2)
+        bias = conv.bias.reshape(self.na, self.no)
+        pixels = x.flatten(2).transpose(1, 2)  # (bs, ny * nx, c): a view, of NCHW and of channels-last maps alike
+        y = x.new_empty(bs, self.na, ny * nx, self.no)
+        for j in range(bs):
+            for a in range(self.na):
+                torch.addmm(bias[a], pixels[j], weight[a], out=y[j, a])
+        return y.view(bs, self.na, ny, nx, self.no)
 
     def _decode(self, x: list[torch.Tensor]):
         """YOLOv5's decode (sigmoid, split, affine, concatenations): the graph exports and torch.compile see."""

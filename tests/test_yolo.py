@@ -157,8 +157,8 @@ def test_dynamic_conv_count_in_ghost_model():
 
 @pytest.mark.parametrize("export", [False, True])
 def test_in_place_decode_equals_yolov5_decode(export):
-    """Eager inference writes the decode into one preallocated output; it equals YOLOv5's split-and-cat decode (the
-    traced graph) bit for bit, grids rebuilt for a new image size included, and returns the same raw maps."""
+    """Eager inference writes the decode into one preallocated output; on the same raw maps it equals YOLOv5's
+    split-and-cat decode (the traced graph) bit for bit, grids rebuilt for a new image size included."""
     torch.manual_seed(0)
     model = DetectionModel("yolov5n.yaml").eval()
     head = model.model[-1]
@@ -166,9 +166,26 @@ def test_in_place_decode_equals_yolov5_decode(export):
     for shape in ((2, 3, 64, 96), (1, 3, 96, 64)):
         x = torch.rand(shape)
         with torch.no_grad():
-            y = model(x)
-            y_ref = torch.jit.trace(model, x, check_trace=False)(x)
+            y, y_ref = model(x), torch.jit.trace(model, x, check_trace=False)(x)
         assert len(y) == len(y_ref) == (1 if export else 2)
-        assert torch.equal(y[0], y_ref[0])
+        torch.testing.assert_close(y[0], y_ref[0], rtol=1e-5, atol=1e-4)
         if not export:
-            assert all(torch.equal(a, b) for a, b in zip(y[1], y_ref[1]))
+            assert torch.equal(head._decode_in_place([t.clone() for t in y[1]])[0], head._decode(y[1])[0])
+            torch.testing.assert_close(y[1], y_ref[1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_head_by_rows_equals_convolution_then_permute(batch, channels_last):
+    """CPU inference's matmul head gives the convolution's raw maps, in YOLOv5's (bs, na, ny, nx, no) layout."""
+    torch.manual_seed(0)
+    head = Detect(nc=3, anchors=((10, 13, 16, 30, 33, 23), (30, 61, 62, 45, 59, 119)), ch=(8, 16))
+    for i, (c, s) in enumerate(((8, 12), (16, 6))):
+        x = torch.randn(batch, c, s, s + 2)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            y = head._head_by_rows(i, x)
+            y_ref = head._head(i, x)
+        assert y.shape == y_ref.shape == (batch, 3, s, s + 2, 8) and y.is_contiguous()
+        torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
