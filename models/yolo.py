@@ -111,11 +111,11 @@ class Detect(nn.Module):
         return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
 
     def _decode_in_place(self, x: list[torch.Tensor]):
-        """`_decode`'s numbers bit for bit in eager inference: each level's sigmoid goes into its rows of the output,
-        with no split or concatenation; the box affine runs on small contiguous copies of the four box columns (in
-        place on the strided columns it cost more than the convolutions). A sigmoid written straight into the rows
-        only at batch 1, where they are contiguous: elsewhere the vector/tail split would round some confidences
-        1 ulp apart."""
+        """`_decode` in eager inference: each level's sigmoid goes straight into its rows of the output, image by image
+        (an image's rows are contiguous there), with no split or concatenation; the box affine runs on small contiguous
+        copies of the four box columns (in place on the strided columns it cost more than the convolutions). The same
+        numbers bit for bit at batch 1; at larger batches a confidence may round 1 ulp apart where an image's rows end
+        inside a vector (sigmoid's vector and scalar tail paths)."""
         bs, rows = x[0].shape[0], [self.na * t.shape[2] * t.shape[3] for t in x]
         out = torch.empty(bs, sum(rows), self.no, device=x[0].device, dtype=x[0].dtype)
         for i, y in enumerate(out.split(rows, 1)):
@@ -123,10 +123,8 @@ class Detect(nn.Module):
             if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
                 self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
             y = y.view(bs, self.na, ny, nx, self.no)
-            if bs == 1:
-                torch.sigmoid(x[i], out=y)
-            else:
-                y.copy_(x[i].sigmoid())
+            for j in range(bs):
+                torch.sigmoid(x[i][j], out=y[j])
             y[..., :2] = y[..., :2].mul(2).add_(self.grid[i]).mul_(self.stride[i])
             y[..., 2:4] = y[..., 2:4].mul(2).pow_(2).mul_(self.anchor_grid[i])
         return (out,) if self.export else (out, x)
