@@ -11,11 +11,15 @@ timing the alternatives on 2 CPU threads at the Ghost model's shapes (640 px, ba
 - anything else, NCHW depth-wise included: timm's grouped form (as fast as a channels-last round trip; shifted
   slices were 3-5x and a per-image loop 2x slower).
 
-Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch;
-inside `fixed_batch_export()` (static-shape exports) kxk kernels are traced as timm's grouped convolution with
-runtime weights instead, which ONNX Runtime and OpenVINO run as one convolution (the shifted slices cost 13% more);
-inside `static_weight_export()` (onnx2tf, which rejects runtime weights and stalls on the slices) every kernel is
-traced as its experts' constant-weight convolutions, each output scaled by the image's routing weight and summed.
+Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch.
+Batch-agnostic ONNX graphs (`--dynamic`) hold each depth-wise kernel as its experts' kernels in one constant
+convolution, whose maps a matmul mixes with the routing weights (`_stacked_experts`: ONNX Runtime ran the Ghost
+model in 0.95x (batch 1) and 0.86x (batch 8) the shifted slices' time); TorchScript keeps the shifted slices, faster
+in PyTorch at batch 1 (3.2 vs 7.0 ms at 8x160x160, 1 thread). Inside `fixed_batch_export()` (static-shape exports)
+kxk kernels are traced as timm's grouped convolution with runtime weights instead, which ONNX Runtime and OpenVINO
+run as one convolution (the shifted slices cost 13% more); inside `static_weight_export()` (onnx2tf, which rejects
+runtime weights and stalls on the slices) every kernel is traced as its experts' constant-weight convolutions, each
+output scaled by the image's routing weight and summed.
 For training, `routed_conv2d` makes routing, mixing and convolution one autograd node: the routing's gradient joins
 the input gradient inside the convolution's backward, instead of as a full-size tensor added to it afterwards.
 `reference_conv2d` is timm's own forward, the definition the tests and `python -m tools.benchmarks.kernels` hold
@@ -64,7 +68,7 @@ class _StaticView:
 
     def __init__(self, cc: CondConv2d):
         self.__dict__.update({k: getattr(cc, k) for k in ("in_channels", "out_channels", "kernel_size", "stride",
-                                                          "dilation", "groups", "weight", "bias")})
+                                                          "dilation", "groups", "weight", "bias", "num_experts")})
         self.padding, self.dynamic_padding = (0, 0), False
 
 
@@ -158,6 +162,15 @@ def _shifted(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, c
     return out if bias is None else out + bias.reshape(-1, cc.out_channels, 1, 1)
 
 
+def _add_routed_bias(y: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
+                     shift: torch.Tensor | None) -> torch.Tensor:
+    """y plus each image's mixture of expert biases and the folded BatchNorm's shift, for forms that mix maps."""
+    bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
+    if shift is not None:
+        bias = shift if bias is None else bias + shift
+    return y if bias is None else y + bias.reshape(-1, cc.out_channels, 1, 1)
+
+
 def _expert_sum(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
                 shift: torch.Tensor | None) -> torch.Tensor:
     """conv(x, sum_e r_e W_e) = sum_e r_e conv(x, W_e): each expert a convolution with constant weights, its output
@@ -167,10 +180,24 @@ def _expert_sum(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
     for e, r in enumerate(routing[:, :, None, None].split(1, 1)):
         ye = F.conv2d(x, experts[e], None, cc.stride, cc.padding, cc.dilation, cc.groups) * r
         y = ye if y is None else y + ye
-    bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
-    if shift is not None:
-        bias = shift if bias is None else bias + shift
-    return y if bias is None else y + bias.reshape(-1, cc.out_channels, 1, 1)
+    return _add_routed_bias(y, routing, cc, shift)
+
+
+def _is_depthwise(cc: CondConv2d) -> bool:
+    return cc.groups == cc.in_channels == cc.out_channels
+
+
+def _stacked_experts(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
+                     shift: torch.Tensor | None) -> torch.Tensor:
+    """Depth-wise kernels, batch-agnostic: every expert's kernel in one constant depth-wise convolution (each channel
+    gives one map per expert), the maps mixed by each image's routing weights in one matmul. It reads the input once,
+    where the shifted slices read it once per tap (export)."""
+    e, c, k = cc.num_experts, cc.out_channels, tuple(cc.kernel_size)
+    kernels = cc.weight.reshape((e, c, 1) + k).transpose(0, 1).reshape((c * e, 1) + k)
+    y = F.conv2d(x, kernels, None, cc.stride, cc.padding, cc.dilation, c)  # (B, C * E, H, W), channel-major
+    h, w = y.shape[2:]
+    y = torch.matmul(routing.reshape(-1, 1, 1, e), y.reshape(-1, c, e, h * w)).reshape(-1, c, h, w)
+    return _add_routed_bias(y, routing, cc, shift)
 
 
 def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
@@ -181,6 +208,8 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
         cc = _StaticView(cc)
     if _STATIC_WEIGHTS[0] and torch.jit.is_tracing():
         return _expert_sum(x, routing, cc, shift)
+    if torch.onnx.is_in_onnx_export() and not _FIXED_BATCH[0] and _is_depthwise(cc):
+        return _stacked_experts(x, routing, cc, shift)
     weight = torch.matmul(routing, cc.weight)  # (B, out * in/g * kh * kw): each image's mixture of experts
     bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
     if shift is not None:
@@ -194,7 +223,7 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
         return _conv1x1_bmm(x, weight, bias, cc)
     if x.shape[0] == 1:
         return _single_image(x, weight, bias, cc)
-    if cc.groups == cc.in_channels == cc.out_channels and is_channels_last(x):
+    if _is_depthwise(cc) and is_channels_last(x):
         return _depthwise_channels_last(x, weight, bias, cc)
     return _grouped(x, weight, bias, cc)
 
@@ -220,7 +249,7 @@ def _is_unstrided_1x1(cc: CondConv2d) -> bool:
 def _is_depthwise_same(cc: CondConv2d) -> bool:
     """Depth-wise, stride 1, output the size of the input: its input gradient is a convolution with flipped kernels."""
     same = all(2 * p == d * (k - 1) for p, d, k in zip(cc.padding, cc.dilation, cc.kernel_size))
-    return cc.groups == cc.in_channels == cc.out_channels and cc.stride == (1, 1) and same
+    return _is_depthwise(cc) and cc.stride == (1, 1) and same
 
 
 def _kernel_grad(x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor,

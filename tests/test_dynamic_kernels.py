@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -77,13 +78,15 @@ def _onnx_session(m: nn.Module, x: torch.Tensor, path, dynamic: bool) -> ort.Inf
 
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_onnx_runtime_equals_reference(tmp_path, dynamic):
-    """Static (grouped, fixed batch) and --dynamic (batch-agnostic) ONNX graphs give timm's outputs in ONNX Runtime."""
-    m = nn.Sequential(dynamic_conv("1x1"), nn.ReLU(), dynamic_conv("dw3x3")).eval()
+    """Static (grouped, fixed batch) and --dynamic (stacked experts, batch-agnostic) ONNX graphs give timm's outputs in
+    ONNX Runtime; each depth-wise layer is one convolution in both."""
+    m = nn.Sequential(dynamic_conv("1x1"), nn.ReLU(), dynamic_conv("dw3x3"), dynamic_conv("dw3x3 s2 bias")).eval()
     x = torch.randn(2, 8, 16, 16)
     session = _onnx_session(m, x, tmp_path / "m.onnx", dynamic)
+    assert [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node].count("Conv") == 2
     for xi in ([x, torch.randn(3, 8, 16, 16)] if dynamic else [x]):
         with torch.no_grad():
-            y0 = reference(m[2], torch.relu(reference(m[0], xi)))
+            y0 = reference(m[3], reference(m[2], torch.relu(reference(m[0], xi))))
         y = torch.from_numpy(session.run(None, {"x": xi.numpy()})[0])
         assert torch.allclose(y, y0, atol=1e-4), (y - y0).abs().max()
 
