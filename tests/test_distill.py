@@ -183,9 +183,13 @@ def test_warm_start_views_are_augmented_mosaics_or_single_images():
     for views in single, mosaics:
         assert all(im.shape == (3, 64, 64) and im.dtype == np.uint8 for im in views)
         assert not np.array_equal(views[0], views[1]) and not np.array_equal(views[1], views[2])
-    plain = augmented(ims[:1], 64, {**HYP, "translate": 0, "scale": 0, "fliplr": 0, "hsv_h": 0, "hsv_s": 0,
-                                     "hsv_v": 0}, rng)
+    still = {**HYP, "degrees": 0, "shear": 0, "perspective": 0, "translate": 0, "scale": 0, "fliplr": 0, "hsv_h": 0,
+             "hsv_s": 0, "hsv_v": 0}
+    plain = augmented(ims[:1], 64, still, rng)
     assert np.array_equal(plain, letterbox(ims[0], 64, auto=False)[0].transpose((2, 0, 1))[::-1])
+    random.seed(0)  # random_perspective draws from the global generator
+    for warp in ("degrees", "shear"):  # the hyp's rotation and shear ranges apply, as in the labelled loader
+        assert not np.array_equal(augmented(ims[:1], 64, {**still, warp: 30}, rng), plain)
 
 
 def test_warm_start_reads_mosaic_images_only_for_mosaics_and_each_image_once(tmp_path, monkeypatch):

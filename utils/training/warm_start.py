@@ -43,16 +43,20 @@ EPS = 1e-6
 PREFIX = colorstr("warm start: ")
 
 
+def _warp(hyp: dict) -> dict:
+    """random_perspective's ranges from the hyp, as the labelled loader takes them."""
+    return {k: hyp.get(k, 0.0) for k in ("degrees", "translate", "scale", "shear", "perspective")}
+
+
 def augmented(ims: list[np.ndarray], imgsz: int, hyp: dict, rng: random.Random) -> np.ndarray:
-    """An RGB CHW training view of BGR images: a mosaic of four, or one letterboxed, then scaled, shifted,
-    colour-jittered and flipped by hyp's ranges."""
+    """An RGB CHW training view of BGR images: a mosaic of four, or one letterboxed, then rotated, scaled, sheared,
+    shifted, colour-jittered and flipped by hyp's ranges."""
     if len(ims) == 4:
         canvas = mosaic4([(resize_long_side(im, imgsz), NO_LABELS, []) for im in ims], imgsz)[0]
-        im = random_perspective(canvas, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0,
-                                border=(-imgsz // 2, -imgsz // 2))[0]
+        im = random_perspective(canvas, **_warp(hyp), border=(-imgsz // 2, -imgsz // 2))[0]
     else:
         im = letterbox(ims[0], imgsz, auto=False)[0]
-        im = random_perspective(im, degrees=0, translate=hyp["translate"], scale=hyp["scale"], shear=0)[0]
+        im = random_perspective(im, **_warp(hyp))[0]
     augment_hsv(im, hyp["hsv_h"], hyp["hsv_s"], hyp["hsv_v"])
     if rng.random() < hyp["fliplr"]:
         im = im[:, ::-1]
