@@ -19,7 +19,8 @@ def test_markdown_file_holds_method_command_and_tables(tmp_path):
     assert list(tables) == ["headline"] and torch.get_num_threads() == threads
     text = f.read_text()
     assert text.startswith("# Developer benchmarks") and "median of the runs" in text
-    assert "Parameters (unfused, as trained), GFLOPs at --imgsz" in text  # the section's method, from its docstring
+    # the section's method, from its docstring
+    assert "Parameters (unfused, as trained), GFLOPs and MB read and written" in text
     assert "Command: `python -m tools.benchmarks headline --quick" in text and "| yolov5n | 1872157 |" in text
 
 
