@@ -6,7 +6,6 @@ from copy import copy
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image
 
@@ -109,6 +108,8 @@ class Detections:
 
     def pandas(self) -> Detections:
         """A copy whose .xyxy/.xyxyn/.xywh/.xywhn are lists of DataFrames with named columns."""
+        import pandas as pd  # here, not at the top: 0.5 s that every model load (detect.py, val.py) would pay
+
         new = copy(self)
         for k, columns in (("xyxy", XYXY_COLUMNS), ("xyxyn", XYXY_COLUMNS), ("xywh", XYWH_COLUMNS),
                            ("xywhn", XYWH_COLUMNS)):

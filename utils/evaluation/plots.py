@@ -11,11 +11,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw
-from scipy.ndimage import gaussian_filter1d
 
 from utils.annotator import Annotator, colors
 from utils.boxes import clip_boxes, xywh2xyxy, xyxy2xywh
@@ -196,6 +194,9 @@ def plot_results(file: str | Path = "path/to/results.csv", dir: str | Path = "")
     files = sorted(save_dir.glob("results*.csv"))
     if not files:
         raise UserError(f"no results*.csv in {save_dir.resolve()}, nothing to plot")
+    import pandas as pd  # here, not at the top: with scipy it adds 1.3 s to every val.py and detect.py start
+    from scipy.ndimage import gaussian_filter1d
+
     fig = Figure(figsize=(12, 6), tight_layout=True)
     ax = fig.subplots(2, 5).ravel()
     for f in files:
@@ -297,6 +298,8 @@ def plot_confusion_matrix(matrix: np.ndarray, nc: int, names: dict | list = (), 
 
 def plot_evolve(evolve_csv: str | Path = "path/to/evolve.csv") -> None:
     """evolve.png: fitness against each evolved hyperparameter, the best generation marked with a cross."""
+    import pandas as pd  # here, not at the top: 0.9 s that val.py and detect.py do not need
+
     evolve_csv = Path(evolve_csv)
     data = pd.read_csv(evolve_csv, skipinitialspace=True)
     keys = [k.strip() for k in data.columns]
