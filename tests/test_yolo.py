@@ -193,3 +193,20 @@ def test_head_by_rows_equals_convolution_then_permute(batch, channels_last):
             y_ref = head._head(i, x)
         assert y.shape == y_ref.shape == (batch, 3, s, s + 2, 8) and y.is_contiguous()
         torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_model_runs_the_head_eagerly(monkeypatch):
+    """Under torch.compile the head's inference is left out of the graph and takes the eager in-place decode; in
+    training it is compiled with the rest (dynamo's 'eager' backend: the same tracing, no C++ compiler needed)."""
+    torch.manual_seed(0)
+    model = DetectionModel("yolov5n.yaml")
+    calls = []
+    monkeypatch.setattr(Detect, "_decode_in_place", lambda self, x: calls.append("eager") or (torch.zeros(1), x))
+    monkeypatch.setattr(Detect, "_decode", lambda self, x: calls.append("traced") or (torch.zeros(1), x))
+    compiled = torch.compile(model, backend="eager")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        compiled.eval()(x)
+    assert calls == ["eager"]
+    out = compiled.train()(x)
+    assert calls == ["eager"] and [t.shape[-1] for t in out] == [85] * 3
