@@ -64,9 +64,10 @@ class Detect(nn.Module):
         self.anchor_grid = [torch.empty(0) for _ in range(self.nl)]
 
     def forward(self, x: list[torch.Tensor]):
-        if torch.compiler.is_compiling() and not self.training:
+        if torch.compiler.is_compiling() and not torch.compiler.is_exporting() and not self.training:
             return self._forward_uncompiled(x)
-        eager = not (self.normalize or torch.jit.is_tracing() or torch.jit.is_scripting())
+        eager = not (self.normalize or torch.jit.is_tracing() or torch.jit.is_scripting()
+                     or torch.compiler.is_compiling())
         by_rows = eager and not self.training and not torch.is_grad_enabled() and x[0].device.type == "cpu"
         for i in range(self.nl):
             x[i] = self._head_by_rows(i, x[i]) if by_rows else self._head(i, x[i])

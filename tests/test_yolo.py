@@ -210,3 +210,13 @@ def test_compiled_model_runs_the_head_eagerly(monkeypatch):
     assert calls == ["eager"]
     out = compiled.train()(x)
     assert calls == ["eager"] and [t.shape[-1] for t in out] == [85] * 3
+
+
+def test_torch_export_traces_the_head():
+    """torch.export needs one whole graph: there the head is traced with YOLOv5's decode, not left out as in compile."""
+    torch.manual_seed(0)
+    model = DetectionModel("yolov5n.yaml").eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        exported = torch.export.export(model, (x,)).module()
+        torch.testing.assert_close(exported(x)[0], model(x)[0], rtol=1e-5, atol=1e-4)
