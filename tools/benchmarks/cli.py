@@ -86,6 +86,8 @@ def parse_opt(argv: list[str] | None = None, sections: tuple[str, ...] = ()) -> 
                         help="this process's CPU time (steadier on a loaded machine), or wall time")
     parser.add_argument("--data", default=str(ROOT / "data/coco128.yaml"), help="loader section: dataset.yaml")
     parser.add_argument("--workers", type=int, default=2, help="loader section: dataloader workers")
+    parser.add_argument("--free-bottlenecks", action="store_true",
+                        help="also time the first model with every C3 bottleneck stack free: any replacement's floor")
     parser.add_argument("--markdown", type=Path, help="also write the tables, with the method, to this file")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 runs (a smoke test, not figures)")
     opt = parser.parse_args(argv)
@@ -105,7 +107,12 @@ def settings(opt: argparse.Namespace) -> Settings:
     if opt.clock == "cpu" and os.getenv("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and opt.threads > 1:
         LOGGER.info("WARNING ⚠️ --clock cpu also counts threads spinning while they wait; "
                     "set OMP_WAIT_POLICY=PASSIVE for CPU times that mean work done")
-    common = dict(weights=[str(w) for w in opt.weights], threads=opt.threads, clock=opt.clock, device=device,
+    weights = [str(w) for w in opt.weights]
+    if opt.free_bottlenecks:
+        from tools.benchmarks.floor import floor_weights
+
+        weights.append(floor_weights(weights[0], device))
+    common = dict(weights=weights, threads=opt.threads, clock=opt.clock, device=device,
                   data=opt.data, workers=opt.workers)
     if opt.quick:
         return Settings(imgsz=64, runs=2, inference_batches=(1, 2), train_batch=2, loader_batch=2, **common)
