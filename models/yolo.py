@@ -163,16 +163,23 @@ class BaseModel(nn.Module):
         return self._forward_once(x, visualize)
 
     def _forward_once(self, x: torch.Tensor, visualize: bool | Path = False):
+        """The last layer runs after the loop: torch.compile can break its graph at the head (Detect runs eagerly in
+        compiled inference), which it cannot do inside a loop without giving up the whole loop, layer by layer."""
         y = []
-        for m in self.model:
-            if m.f != -1:
-                x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
-            x = m(x)
-            y.append(x if m.i in self.save else None)
-            if visualize:
-                from utils.evaluation.plots import feature_visualization
+        for m in self.model[:-1]:
+            x = self._layer(m, x, y, visualize)
+        return self._layer(self.model[-1], x, y, visualize)
 
-                feature_visualization(x, m.type, m.i, save_dir=visualize)
+    def _layer(self, m: nn.Module, x, y: list, visualize: bool | Path):
+        """Layer m on the previous output or the saved outputs its `f` names; its output saved in y when needed."""
+        if m.f != -1:
+            x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
+        x = m(x)
+        y.append(x if m.i in self.save else None)
+        if visualize:
+            from utils.evaluation.plots import feature_visualization
+
+            feature_visualization(x, m.type, m.i, save_dir=visualize)
         return x
 
     def fuse(self) -> BaseModel:

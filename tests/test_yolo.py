@@ -221,6 +221,23 @@ def test_compiled_model_runs_the_head_eagerly(monkeypatch):
     assert calls == ["eager"] and [t.shape[-1] for t in out] == [8, 8]
 
 
+def test_compiled_model_is_one_graph_up_to_the_head():
+    """The head's graph break comes after the layer loop: inside it, dynamo gave up the loop and compiled every layer
+    alone (one graph each, and eager once a block class passed its recompile limit)."""
+    anchors = [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119]]
+    cfg = {"nc": 3, "depth_multiple": 1.0, "width_multiple": 1.0, "anchors": anchors,
+           "backbone": [[-1, 1, "Conv", [8, 3, 2]], [-1, 1, "Conv", [8, 3, 2]], [-1, 1, "Conv", [16, 3, 2]]],
+           "head": [[[1, 2], 1, "Detect", ["nc", "anchors"]]]}
+    model = DetectionModel(cfg).eval()
+    graphs = []
+    compiled = torch.compile(model, backend=lambda gm, inputs: graphs.append(gm) or gm.forward)
+    with torch.no_grad():
+        x = torch.rand(1, 3, 64, 64)
+        torch.testing.assert_close(compiled(x)[0], model(x)[0])
+    convs = [sum(n.target in (torch.conv2d, nn.functional.conv2d) for n in gm.graph.nodes) for gm in graphs]
+    assert convs[0] == 3 and sum(convs) == 3
+
+
 def test_torch_export_traces_the_head():
     """torch.export needs one whole graph: there the head is traced with YOLOv5's decode, not left out as in compile."""
     head = _small_head().eval()
