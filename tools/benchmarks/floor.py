@@ -24,11 +24,11 @@ def free_bottlenecks(model: nn.Module) -> nn.Module:
     """A copy of model whose plain C3 blocks pass cv1's maps straight to the concatenation."""
     floor = deepcopy(model)
     blocks = [m for m in floor.modules() if type(m) is C3]
-    for m in blocks:
-        m.m = nn.Identity()
     if not blocks:
         raise UserError("--free-bottlenecks: the first --weights has no C3 block to free; give a YOLOv5 model first "
                         "(e.g. yolov5n.pt)")
+    for m in blocks:
+        m.m = nn.Identity()
     return floor
 
 
