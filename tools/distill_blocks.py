@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 from copy import deepcopy
 
-import torch
 import torch.nn as nn
 
 from models.loading import attempt_load
@@ -59,12 +58,12 @@ def student_blocks(student: nn.Module, teacher: nn.Module, imgsz: int) -> list[i
 def blame(student: nn.Module, teacher: nn.Module, blocks: list[int], dataloader, nc: int) -> dict[str, tuple]:
     """{swap: (mAP50, mAP50-95)} of the student with each swap's layers from the teacher, printed as a table."""
     LOGGER.info(ROW % ("layers from the teacher", "mAP50", "mAP50-95", "change"))
-    scores = {}
+    scores, base = {}, None
     for name, layers in swaps(student, blocks).items():
         m = evaluate(with_teacher_layers(student, teacher, layers), dataloader, nc).metrics
-        scores[name] = (float(m["map50"]), float(m["map"]))
-        change = f"{scores[name][1] - next(iter(scores.values()))[1]:+.4f}" if layers else ""
-        LOGGER.info(ROW % (name, f"{scores[name][0]:.4f}", f"{scores[name][1]:.4f}", change))
+        map50, map_ = scores[name] = (float(m["map50"]), float(m["map"]))
+        base = map_ if base is None else base
+        LOGGER.info(ROW % (name, f"{map50:.4f}", f"{map_:.4f}", f"{map_ - base:+.4f}" if layers else ""))
     return scores
 
 
@@ -84,7 +83,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 def main(opt: argparse.Namespace) -> dict[str, tuple[float, float]]:
     check_args(vars(opt))
     device = select_device(opt.device, batch_size=opt.batch_size)
-    student, teacher = (attempt_load(w, device).float().eval() for w in (opt.student, opt.teacher))
+    student, teacher = attempt_load(opt.student, device), attempt_load(opt.teacher, device)  # fused, float, eval
     data = check_dataset(opt.data)
     nc = int(data["nc"])
     if student.model[-1].nc != nc:
@@ -94,8 +93,7 @@ def main(opt: argparse.Namespace) -> dict[str, tuple[float, float]]:
     blocks = student_blocks(student, teacher, imgsz)
     dataloader = create_dataloader(data["val"], imgsz, opt.batch_size, stride, pad=0.5, rect=True,
                                    workers=opt.workers, prefix=colorstr("val: "), nc=nc)[0]
-    with torch.no_grad():
-        return blame(student, teacher, blocks, dataloader, nc)
+    return blame(student, teacher, blocks, dataloader, nc)
 
 
 if __name__ == "__main__":
