@@ -77,15 +77,23 @@ class ComputeLoss:
 
     def __call__(self, preds: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(total loss * batch size, detached [box, obj, cls] losses) as YOLOv5 returns them."""
+        lbox, lobj, lcls = self.detection_terms(preds, *self.build_targets(preds, targets))
+        bs = preds[0].shape[0]
+        return (lbox + lobj + lcls) * bs, torch.cat((lbox, lobj, lcls)).detach()
+
+    def detection_terms(self, preds: list[torch.Tensor], tcls: list, tbox: list, indices: list,
+                        anchors: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Box, objectness and class losses (each (1,), times its gain) of assigned targets; channels past the
+        classes (a seg head's mask coefficients) are left to the caller."""
         lbox = torch.zeros(1, device=self.device)
         lobj = torch.zeros(1, device=self.device)
         lcls = torch.zeros(1, device=self.device)
-        tcls, tbox, indices, anchors = self.build_targets(preds, targets)
         for i, pi in enumerate(preds):
             b, a, gj, gi = indices[i]
             tobj = torch.zeros(pi.shape[:4], dtype=pi.dtype, device=self.device)
             if b.shape[0]:
-                pxy, pwh, _, pcls = pi[b, a, gj, gi].split((2, 2, 1, self.nc), 1)
+                ps = pi[b, a, gj, gi]
+                pxy, pwh, pcls = ps[:, :2], ps[:, 2:4], ps[:, 5:5 + self.nc]
                 pbox = torch.cat((pxy.sigmoid() * 2 - 0.5, (pwh.sigmoid() * 2) ** 2 * anchors[i]), 1)
                 iou = bbox_iou(pbox, tbox[i], CIoU=True).squeeze(-1)
                 lbox += (1.0 - iou).mean()
@@ -96,21 +104,32 @@ class ComputeLoss:
                     t[range(b.shape[0]), tcls[i]] = self.cp
                     lcls += self.bce_cls(pcls, t)
             lobj += self.bce_obj(pi[..., 4], tobj) * self.balance[i]
-        lbox *= self.hyp["box"]
-        lobj *= self.hyp["obj"]
-        lcls *= self.hyp["cls"]
-        bs = preds[0].shape[0]
-        return (lbox + lobj + lcls) * bs, torch.cat((lbox, lobj, lcls)).detach()
+        return lbox * self.hyp["box"], lobj * self.hyp["obj"], lcls * self.hyp["cls"]
 
     def build_targets(self, preds: list[torch.Tensor], targets: torch.Tensor) -> tuple[list, list, list, list]:
         """Per level: classes, boxes (xy offset in cell, wh in grid units), (image, anchor, gy, gx) and anchors."""
-        nt = targets.shape[0]
+        levels = [self.level_targets(i, t, gij) for i, (t, gij) in enumerate(self.assign(preds, targets))]
+        tcls, tbox, indices, anch = (list(x) for x in zip(*levels))
+        return tcls, tbox, indices, anch
+
+    def level_targets(self, i: int, t: torch.Tensor, gij: tuple) -> tuple:
+        """One level's (class, box, (image, anchor, gy, gx), anchor) from assign's rows and cells."""
+        gi, gj = gij
+        b, c = t[:, :2].long().T
+        a = t[:, 6].long()
+        return c, torch.cat((t[:, 2:4] - torch.stack((gi, gj), 1), t[:, 4:6]), 1), (b, a, gj, gi), self.anchors[i][a]
+
+    def assign(self, preds: list[torch.Tensor], targets: torch.Tensor) -> list[tuple[torch.Tensor, tuple]]:
+        """Per level: the assigned rows [image, class, x, y, w, h (grid units), anchor, *extra columns of targets]
+        and their cells (gx, gy), clamped into the grid. targets (n, 6 + extra) [image, class, x, y, w, h] normalized."""
+        nt, ncol = targets.shape[0], targets.shape[1] + 1
         anchor_ids = torch.arange(self.na, device=self.device).float().view(self.na, 1).repeat(1, nt)
-        # (na, nt, 7): every target once per anchor, with the anchor index as the last column
-        targets = torch.cat((targets.repeat(self.na, 1, 1), anchor_ids[..., None]), 2)
+        # (na, nt, ncol): every target once per anchor, the anchor index after the box, extra columns last
+        targets = targets.repeat(self.na, 1, 1)
+        targets = torch.cat((targets[..., :6], anchor_ids[..., None], targets[..., 6:]), 2)
         offsets_all = NEIGHBOUR_OFFSETS.to(self.device) * CELL_REACH
-        gain = torch.ones(7, device=self.device)
-        tcls, tbox, indices, anch = [], [], [], []
+        gain = torch.ones(ncol, device=self.device)
+        levels = []
         for i in range(self.nl):
             anchors, shape = self.anchors[i], preds[i].shape
             gain[2:6] = torch.tensor(shape, device=self.device)[[3, 2, 3, 2]].float()  # normalized -> grid units
@@ -118,18 +137,10 @@ class ComputeLoss:
             if nt:
                 t, offsets = self._match(t, anchors, gain, offsets_all)
             else:
-                t, offsets = t.view(-1, 7), torch.zeros((0, 2), device=self.device)
-            image_cls, gxy, gwh, a = t[:, :2], t[:, 2:4], t[:, 4:6], t[:, 6]
-            b, c = image_cls.long().T
-            gij = (gxy - offsets).long()
-            gi = gij[:, 0].clamp(0, shape[3] - 1)
-            gj = gij[:, 1].clamp(0, shape[2] - 1)
-            a = a.long()
-            indices.append((b, a, gj, gi))
-            tbox.append(torch.cat((gxy - torch.stack((gi, gj), 1), gwh), 1))
-            anch.append(anchors[a])
-            tcls.append(c)
-        return tcls, tbox, indices, anch
+                t, offsets = t.view(-1, ncol), torch.zeros((0, 2), device=self.device)
+            gij = (t[:, 2:4] - offsets).long()
+            levels.append((t, (gij[:, 0].clamp(0, shape[3] - 1), gij[:, 1].clamp(0, shape[2] - 1))))
+        return levels
 
     def _match(self, t: torch.Tensor, anchors: torch.Tensor, gain: torch.Tensor,
                offsets_all: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
