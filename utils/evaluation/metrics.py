@@ -39,10 +39,15 @@ def match_predictions(detections: torch.Tensor, labels: torch.Tensor, iouv: torc
     As in YOLOv5: each detection takes the same-class label it overlaps most; a label claimed by several
     detections counts only its highest-ranked one; a match needs IoU >= threshold.
     """
-    correct = torch.zeros((detections.shape[0], iouv.shape[0]), dtype=torch.bool, device=iouv.device)
     if not detections.shape[0] or not labels.shape[0]:
-        return correct
-    iou = box_iou(labels[:, 1:], detections[:, :4])
+        return torch.zeros((detections.shape[0], iouv.shape[0]), dtype=torch.bool, device=iouv.device)
+    return match_by_iou(box_iou(labels[:, 1:], detections[:, :4]), labels, detections, iouv)
+
+
+def match_by_iou(iou: torch.Tensor, labels: torch.Tensor, detections: torch.Tensor,
+                 iouv: torch.Tensor) -> torch.Tensor:
+    """match_predictions' rule on a given (m labels, n detections) IoU matrix, of boxes or of masks."""
+    correct = torch.zeros((detections.shape[0], iouv.shape[0]), dtype=torch.bool, device=iouv.device)
     iou = iou * (labels[:, 0:1] == detections[:, 5])
     best_iou, best_label = iou.max(0)
     n_labels = labels.shape[0]
