@@ -31,6 +31,19 @@ _TORCH_MODULES = (
 )
 
 
+def _classifier_globals() -> list:
+    """What a YOLOv5 classifier checkpoint adds: its model and head classes and the evaluation transform it pickles
+    as `model.transforms` (YOLOv5's utils.augmentations CenterCrop and ToTensor, torchvision's Compose, Normalize)."""
+    import torchvision.transforms as T
+
+    from models.common import Classify
+    from models.yolo import ClassificationModel
+    from utils.data.classify_transforms import CenterCrop, ToTensor
+
+    return [ClassificationModel, Classify, T.Compose, T.Normalize, (CenterCrop, "utils.augmentations.CenterCrop"),
+            (ToTensor, "utils.augmentations.ToTensor")]
+
+
 def _allowed_globals() -> list:
     """The classes a checkpoint may name: this project's modules, the torch/timm layers they use, plain data types."""
     from timm.layers import CondConv2d, DropPath, SqueezeExcite
@@ -50,7 +63,7 @@ def _allowed_globals() -> list:
     data = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, argparse.Namespace, set,
             np.dtype, np.core.multiarray.scalar, np.ndarray, np.core.multiarray._reconstruct]
     data += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
-    return project + aliases + list(_TORCH_MODULES) + timm_layers + timm_acts + data
+    return project + aliases + list(_TORCH_MODULES) + timm_layers + timm_acts + data + _classifier_globals()
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

@@ -162,6 +162,24 @@ class Concat(nn.Module):
         return torch.cat(x, self.d)
 
 
+class Classify(nn.Module):
+    """Classification head: 1x1 Conv to 1280 channels (EfficientNet-B0's width), global average pool, dropout, Linear;
+    a list input (several feature maps) is concatenated along channels first."""
+
+    def __init__(self, c1: int, c2: int, k: int = 1, s: int = 1, p: int | None = None, g: int = 1):
+        super().__init__()
+        c_ = 1280
+        self.conv = Conv(c1, c_, k, s, autopad(k, p), g)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(p=0.0, inplace=True)
+        self.linear = nn.Linear(c_, c2)
+
+    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        if isinstance(x, list):
+            x = torch.cat(x, 1)
+        return self.linear(self.drop(self.pool(self.conv(x)).flatten(1)))
+
+
 @yaml_block(channels=True)
 class GhostConv(nn.Module):
     """GhostNet convolution: half the channels from a convolution, the other half from a cheap 5x5 depth-wise one."""

@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 from models.common import (C3, SPP, SPPF, Bottleneck, C3_GhostModule, C3Ghost, Concat, Conv,  # noqa: E402, F401
                            DWConv, DynamicConv, DynamicConvBnAct, DynamicGhostBottleneck, Focus, GhostBottleneck,
                            GhostConv, GhostModule, fuse_module, replace_default_act)
+from models.common import Classify  # noqa: E402
 from models.registry import CHANNEL_MODULES, MODULES, REPEAT_MODULES, yaml_block  # noqa: E402
 from utils.checks import make_divisible  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
@@ -305,6 +306,42 @@ class DetectionModel(BaseModel):
 
 
 Model = DetectionModel  # YOLOv5's name, kept for checkpoints and user code
+
+
+class ClassificationModel(BaseModel):
+    """YOLOv5 classifier: a detection model's first `cutoff` layers, the last of them replaced by a Classify head
+    sized to that layer's input. Built from a detection model (or anything holding one as `.model`) or a model YAML."""
+
+    def __init__(self, cfg: str | Path | dict | None = None, model: nn.Module | None = None, nc: int = 1000,
+                 cutoff: int = 10):
+        super().__init__()
+        if model is None and cfg is None:
+            raise UserError("ClassificationModel needs a detection model (model=) or a model YAML (cfg=)")
+        self._from_detection_model(DetectionModel(cfg) if model is None else model, nc, cutoff)
+
+    def _from_detection_model(self, model: nn.Module, nc: int, cutoff: int) -> None:
+        """Share the backbone layers (the detection model is left whole) and put Classify in place of layer cutoff-1."""
+        if not isinstance(model, DetectionModel):
+            model = getattr(model, "model", model)  # DetectMultiBackend and similar wrappers
+        if not isinstance(model, DetectionModel):
+            raise UserError(f"cannot make a classifier from {type(model).__name__}: a YOLOv5 detection model is needed")
+        n = len(model.model)
+        if not (isinstance(cutoff, int) and 1 <= cutoff < n):
+            raise UserError(f"--cutoff {cutoff} is out of range: the detection model has {n} layers, use 1..{n - 1}")
+        layers = model.model[:cutoff]
+        m = layers[-1]
+        conv = getattr(m, "conv", None) or getattr(getattr(m, "cv1", None), "conv", None)
+        if not isinstance(conv, nn.Conv2d):
+            raise UserError(f"--cutoff {cutoff}: layer {cutoff - 1} ({type(m).__name__}) has no input convolution "
+                            "to size the Classify head from; choose a cutoff whose last layer is a Conv or C3-like block")
+        c = Classify(conv.in_channels, nc)
+        c.i, c.f, c.type, c.np = m.i, m.f, "models.common.Classify", sum(x.numel() for x in c.parameters())
+        layers[-1] = c
+        self.model = layers
+        self.stride = model.stride
+        self.save = [x for x in model.save if x < cutoff - 1]
+        self.nc = nc
+        self.names = {i: f"class{i}" for i in range(nc)}
 
 
 def _resolve_module(name, layer: int) -> type[nn.Module]:
