@@ -29,12 +29,12 @@ from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT_REL, check_file, increment_path, safe_filename
+from utils.files import ROOT, check_file, increment_path, root_rel, safe_filename
 from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
 from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
-from utils.torch_utils import select_device, time_sync, to_float_image
+from utils.torch_utils import keep_freed_memory, select_device, time_sync, to_float_image
 from utils.torch_compile import compile_backend
 
 
@@ -155,12 +155,12 @@ def open_source(source: str, kind: SourceKind, imgsz: list[int], stride: int, au
 
 
 @torch.inference_mode()
-def run(weights: str | Path | list = ROOT_REL / "yolov5s.pt", source: str | Path = ROOT_REL / "data/images",
-        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
+def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = ROOT / "data/images",
+        data: str | Path = ROOT / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
         iou_thres: float = 0.45, max_det: int = 1000, device: str = "", view_img: bool = False,
         save_txt: bool = False, save_csv: bool = False, save_conf: bool = False, save_crop: bool = False,
         nosave: bool = False, classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False,
-        visualize: bool = False, update: bool = False, project: str | Path = ROOT_REL / "runs/detect", name: str = "exp",
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT / "runs/detect", name: str = "exp",
         exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False, hide_conf: bool = False,
         half: bool = False, dnn: bool = False, vid_stride: int = 1, compile: bool = False, save_format: int = 0) -> Path:
     """Detect objects in every frame of source and save what was asked for; returns the run folder."""
@@ -175,6 +175,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s.pt", source: str | Path
     (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
 
     device = select_device(device)
+    keep_freed_memory(device)
     model = DetectMultiBackend(weights, device=device, dnn=dnn, data=data, fp16=half)
     if compile:
         compile_backend(model, device, "detect: ")
@@ -244,9 +245,9 @@ def append_csv(csv_path: Path, image_name: str, prediction: str, confidence: flo
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """detect.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/0(webcam)/.streams")
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="(optional) dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s.pt", help="model path(s)")
+    parser.add_argument("--source", type=str, default=root_rel() / "data/images", help="file/dir/URL/glob/0(webcam)/.streams")
+    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="(optional) dataset.yaml path")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
     parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")
     parser.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
@@ -265,7 +266,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", action="store_true", help="augmented inference")
     parser.add_argument("--visualize", action="store_true", help="visualize features")
     parser.add_argument("--update", action="store_true", help="update all models")
-    parser.add_argument("--project", default=ROOT_REL / "runs/detect", help="save results to project/name")
+    parser.add_argument("--project", default=root_rel() / "runs/detect", help="save results to project/name")
     parser.add_argument("--name", default="exp", help="save results to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--line-thickness", default=3, type=int, help="bounding box thickness (pixels)")

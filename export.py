@@ -35,9 +35,9 @@ from utils.export import tensorflow as tf_export
 from utils.export.outputs import atomic_output, remove, require
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT_REL, file_size, yaml_save
+from utils.files import ROOT, file_size, root_rel, yaml_save
 from utils.logger import LOGGER, colorstr, print_args
-from utils.torch_utils import select_device
+from utils.torch_utils import keep_freed_memory, select_device
 
 EXPORT_CHOICES = tuple(arg for arg, _ in FORMATS.values() if arg != "-")
 TF_FORMATS = ("saved_model", "pb", "tflite", "edgetpu", "tfjs")  # all from one onnx2tf conversion
@@ -107,7 +107,7 @@ def export_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int, dyna
     f = file.with_suffix(".onnx")
     axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "anchors"}}
     with atomic_output(f) as tmp:
-        with contextlib.nullcontext() if dynamic else fixed_batch_export():  # static shape: no batch-agnostic detours
+        with fixed_batch_export(not dynamic):  # static shape: no batch-agnostic detours
             torch.onnx.export(model.cpu() if dynamic else model, (im.cpu() if dynamic else im,), str(tmp),
                               verbose=False, opset_version=opset, do_constant_folding=True, input_names=["images"],
                               output_names=["output0"], dynamic_axes=axes if dynamic else None, dynamo=False)
@@ -320,8 +320,20 @@ def check_options(include: list[str], half: bool, dynamic: bool, optimize: bool,
         raise UserError("--optimize not compatible with cuda devices, i.e. use --device cpu")
 
 
+@contextlib.contextmanager
+def exporter_notes_silenced() -> Iterator[None]:
+    """Silence the exporters' notes that ask nothing of the user, for one export: the caller's filters come back."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # tracing notes, checked by tests
+        warnings.filterwarnings("ignore", category=FutureWarning, module="torch")  # torch.jit deprecation notices
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")  # chosen on purpose
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")  # harmless exporter note
+        yield
+
+
 @torch.no_grad()
-def run(data: str | Path = ROOT_REL / "data/coco128.yaml", weights: str | Path = ROOT_REL / "yolov5s.pt",
+@exporter_notes_silenced()
+def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROOT / "yolov5s.pt",
         imgsz: tuple[int, ...] = (640, 640), batch_size: int = 1, device: str = "cpu",
         include: tuple[str, ...] = ("torchscript",), half: bool = False, inplace: bool = False, keras: bool = False,
         optimize: bool = False, int8: bool = False, per_tensor: bool = False, dynamic: bool = False,
@@ -333,14 +345,11 @@ def run(data: str | Path = ROOT_REL / "data/coco128.yaml", weights: str | Path =
     check_args(locals(), python=True)  # Python callers get the CLI's checks, naming `key=`
     from models.loading import attempt_load
 
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # tracing notes, checked by tests
-    warnings.filterwarnings("ignore", category=FutureWarning, module="torch")  # torch.jit deprecation notices
-    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")  # chosen on purpose
-    warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")  # harmless exporter note
     t = time.time()
     include = [x.lower() for x in include]
     file = Path(weights[0] if isinstance(weights, (list, tuple)) else weights)
     device = select_device(device)
+    keep_freed_memory(device)
     check_options(include, half, dynamic, optimize, device)
     check_nms(include, nms or agnostic_nms)
     model = attempt_load(file, device=device, inplace=True, fuse=True)
@@ -399,8 +408,8 @@ def run(data: str | Path = ROOT_REL / "data/coco128.yaml", weights: str | Path =
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """export.py's command line, with YOLOv5 v7.0's flags and defaults (opset 17, see README)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s.pt", help="model.pt path(s)")
+    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s.pt", help="model.pt path(s)")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640, 640], help="image (h, w)")
     parser.add_argument("--batch-size", type=int, default=1, help="batch size")
     parser.add_argument("--device", default="cpu", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")

@@ -32,7 +32,7 @@ from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import (output_to_target, plot_ap_curves, plot_confusion_matrix, plot_images,
                                     plot_val_study)
 from utils.training.run_logger import TQDM_BAR_FORMAT
-from utils.torch_utils import select_device, time_sync, to_float_image
+from utils.torch_utils import keep_freed_memory, select_device, time_sync, to_float_image
 from utils.torch_compile import compile_backend
 
 STUDY_SIZES = tuple(range(256, 1536 + 128, 128))  # --task study image sizes
@@ -246,6 +246,7 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
     Returns ((P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
     check_args(locals(), python=True)  # Python callers get the CLI's checks, naming `key=`
     device = select_device(device, batch_size=batch_size)
+    keep_freed_memory(device)
     save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
     (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
     model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)

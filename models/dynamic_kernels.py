@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 
 import torch
 import torch.nn as nn
@@ -37,30 +38,31 @@ import torch.nn.functional as F
 from timm.layers import CondConv2d
 from timm.layers.padding import pad_same
 
-_FIXED_BATCH = [False]  # set inside fixed_batch_export()
-_STATIC_WEIGHTS = [False]  # set inside static_weight_export()
+_FIXED_BATCH: ContextVar[bool] = ContextVar("fixed_batch_export", default=False)
+_STATIC_WEIGHTS: ContextVar[bool] = ContextVar("static_weight_export", default=False)
 
 
 @contextlib.contextmanager
-def fixed_batch_export() -> Iterator[None]:
+def _setting(var: ContextVar[bool], value: bool) -> Iterator[None]:
+    """var set to value inside the block, its previous value back after it: contexts nest, other threads (and
+    asyncio tasks) keep their own."""
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def fixed_batch_export(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """Trace kxk dynamic kernels for the traced input's batch size only (a static-shape export), as one grouped
     convolution with runtime weights."""
-    _FIXED_BATCH[0] = True
-    try:
-        yield
-    finally:
-        _FIXED_BATCH[0] = False
+    return _setting(_FIXED_BATCH, enabled)
 
 
-@contextlib.contextmanager
-def static_weight_export() -> Iterator[None]:
+def static_weight_export(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """Trace every dynamic kernel as its experts' convolutions with constant weights, summed with the image's routing
     weights: for converters that reject runtime conv weights (onnx2tf); exact at any batch size."""
-    _STATIC_WEIGHTS[0] = True
-    try:
-        yield
-    finally:
-        _STATIC_WEIGHTS[0] = False
+    return _setting(_STATIC_WEIGHTS, enabled)
 
 
 class _StaticView:
@@ -206,9 +208,9 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
     if cc.dynamic_padding:
         x = pad_same(x, cc.kernel_size, cc.stride, cc.dilation)
         cc = _StaticView(cc)
-    if _STATIC_WEIGHTS[0] and torch.jit.is_tracing():
+    if _STATIC_WEIGHTS.get() and torch.jit.is_tracing():
         return _expert_sum(x, routing, cc, shift)
-    if torch.onnx.is_in_onnx_export() and not _FIXED_BATCH[0] and _is_depthwise(cc):
+    if torch.onnx.is_in_onnx_export() and not _FIXED_BATCH.get() and _is_depthwise(cc):
         return _stacked_experts(x, routing, cc, shift)
     weight = torch.matmul(routing, cc.weight)  # (B, out * in/g * kh * kw): each image's mixture of experts
     bias = torch.matmul(routing, cc.bias) if cc.bias is not None else None
@@ -216,7 +218,7 @@ def dynamic_conv2d(x: torch.Tensor, routing: torch.Tensor, cc: CondConv2d,
         bias = shift.expand(x.shape[0], -1) if bias is None else bias + shift
     dense_1x1 = _is_dense_1x1(cc)
     if torch.jit.is_tracing() or torch.jit.is_scripting():
-        if _FIXED_BATCH[0] and not dense_1x1:
+        if _FIXED_BATCH.get() and not dense_1x1:
             return _grouped(x, weight, bias, cc)
         return (_conv1x1_traced if dense_1x1 else _shifted)(x, weight, bias, cc)
     if dense_1x1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import threading
 
 import onnx
 import onnxruntime as ort
@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 
 from models.common import C3, C3_GhostModule, DynamicConv, GhostModule
-from models.dynamic_kernels import fixed_batch_export, reference_conv2d
+from models.dynamic_kernels import (_FIXED_BATCH, _STATIC_WEIGHTS, fixed_batch_export, reference_conv2d,
+                                    static_weight_export)
 
 LAYERS = {  # (c1, c2, kernel, stride, padding, groups, bias)
     "dw3x3": (8, 8, 3, 1, 1, 8, False),
@@ -68,9 +69,44 @@ def test_fixed_batch_export_is_scoped():
     assert torch.allclose(traced(x), reference(m, x), atol=1e-4)
 
 
+@pytest.mark.parametrize("mode, var", [(fixed_batch_export, _FIXED_BATCH), (static_weight_export, _STATIC_WEIGHTS)])
+def test_export_modes_nest_and_restore(mode, var):
+    """Each context restores the value it found, so an inner block (on or off) never ends an outer one."""
+    assert var.get() is False
+    with mode():
+        with mode(False):
+            assert var.get() is False
+        assert var.get() is True
+        with mode():
+            assert var.get() is True
+        assert var.get() is True
+    assert var.get() is False
+
+
+@pytest.mark.parametrize("mode, var", [(fixed_batch_export, _FIXED_BATCH), (static_weight_export, _STATIC_WEIGHTS)])
+def test_export_modes_are_per_thread(mode, var):
+    """An export in one thread does not change how another thread traces."""
+    inside, seen = threading.Event(), []
+    done = threading.Event()
+
+    def other_thread():
+        inside.wait(5)
+        seen.append(var.get())
+        done.set()
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    with mode():
+        inside.set()
+        done.wait(5)
+        assert var.get() is True
+    t.join(5)
+    assert seen == [False]
+
+
 def _onnx_session(m: nn.Module, x: torch.Tensor, path, dynamic: bool) -> ort.InferenceSession:
     axes = {"x": {0: "batch"}, "y": {0: "batch"}} if dynamic else None
-    with torch.no_grad(), contextlib.nullcontext() if dynamic else fixed_batch_export():
+    with torch.no_grad(), fixed_batch_export(not dynamic):
         torch.onnx.export(m, (x,), str(path), input_names=["x"], output_names=["y"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,13 @@ def test_fixed_shape_export_records_its_input(tmp_path, yolov5n_pt):
     with pytest.raises(UserError, match="exported for 64x96"):
         m.check_input_size((64, 64), 2)
     assert_matches_pytorch(DetectMultiBackend(w, CPU), [f], shapes=((2, 64, 96),))
+
+
+def test_run_leaves_warning_filters_as_it_found_them(tmp_path, yolov5n_pt):
+    """The exporters' notes are silenced for the export only: the caller's warning filters come back unchanged."""
+    before = list(warnings.filters)
+    export.run(weights=copy_weights(yolov5n_pt, tmp_path), imgsz=(64,), include=("torchscript",))
+    assert warnings.filters == before
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from utils.errors import UserError
-from utils.files import ROOT, RunLock, increment_path, safe_filename
+from utils.files import ROOT, RunLock, increment_path, root_rel, safe_filename
 
 
 def test_folders_claimed_together_are_all_different(tmp_path):
@@ -73,3 +74,11 @@ def test_cli_defaults_are_repository_paths_relative_to_the_working_folder_like_y
     assert r.stdout.splitlines()[-1].split() == expected
     assert f"weights={rel}/yolov5s.pt," in r.stdout  # print_args's val: line
     assert f"data={rel}/data/coco128.yaml, weights={rel}/yolov5s.pt, imgsz=[640, 640]" in r.stdout  # export: line
+
+
+def test_root_rel_follows_the_working_directory(tmp_path, monkeypatch):
+    """The CLI defaults' root is relative to the working directory when they are made, not when utils.files loaded."""
+    monkeypatch.chdir(ROOT)
+    assert root_rel() == Path(".")
+    monkeypatch.chdir(ROOT / "data")
+    assert root_rel() == Path("..") and (root_rel() / "data/coco128.yaml").resolve() == ROOT / "data/coco128.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import torch.nn as nn
 from models.yolo import Model
 from tests.conftest import golden
 from utils.files import ROOT
-from utils.torch_utils import ModelEMA, fuse_conv_and_bn, smart_optimizer, to_float_image
+from utils.torch_utils import (ModelEMA, deterministic_algorithms, fuse_conv_and_bn, init_seeds, keep_freed_memory,
+                               select_device, smart_optimizer, to_float_image)
 
 
 def _ema_model(g: dict) -> nn.Module:
@@ -128,14 +130,14 @@ def test_to_float_image_scales_without_touching_the_input():
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator setting")
 def test_cpu_device_keeps_freed_tensors_mapped():
-    """After select_device('cpu'), a repeated forward whose tensors exceed 32 MB reuses their memory: a fraction of the
+    """After keep_freed_memory('cpu'), a repeated forward whose tensors exceed 32 MB reuses their memory: a fraction of the
     page faults (glibc's default unmaps each one on free and faults its 4 KB pages in again on every call: ~90k here;
     alone this measured 0 with the setting, inside the loaded full suite up to one tensor's 12.8k)."""
     code = textwrap.dedent("""
         import resource, sys, torch
-        from utils.torch_utils import select_device
+        from utils.torch_utils import keep_freed_memory
         if sys.argv[1] == "1":
-            select_device("cpu")
+            assert keep_freed_memory("cpu")
         net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, 1, 1), torch.nn.SiLU(), torch.nn.Conv2d(16, 16, 3, 1, 1))
         x = torch.rand(8, 3, 320, 320)  # activations of 52 MB
         def faults():
@@ -149,3 +151,35 @@ def test_cpu_device_keeps_freed_tensors_mapped():
     counts = [int(subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, cwd=ROOT,
                                  timeout=120, check=True).stdout.split()[-1]) for flag in ("0", "1")]
     assert counts[0] > 50000 and counts[1] * 2 < counts[0], counts
+
+
+def test_select_device_has_no_side_effects(monkeypatch):
+    """select_device only parses: CUDA stays visible to the rest of the process, the allocator is left alone."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert select_device("cpu") == torch.device("cpu")
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+    assert not keep_freed_memory("meta")  # the allocator setting is for CPU work only
+
+
+def test_deterministic_algorithms_restores_and_nests(monkeypatch):
+    """Deterministic kernels inside the block only; nested blocks and errors restore what was there before."""
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic
+    assert before == (False, False)
+    with pytest.raises(RuntimeError), deterministic_algorithms(3):
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and os.environ["PYTHONHASHSEED"] == "3"
+        with deterministic_algorithms(4):
+            assert os.environ["PYTHONHASHSEED"] == "4"
+        assert os.environ["PYTHONHASHSEED"] == "3" and torch.are_deterministic_algorithms_enabled()
+        raise RuntimeError
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic) == before
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+
+
+def test_init_seeds_repeats_random_streams():
+    init_seeds(5)
+    a = torch.rand(3), np.random.rand(3)
+    init_seeds(5)
+    assert torch.equal(a[0], torch.rand(3)) and np.array_equal(a[1], np.random.rand(3))
+    assert not torch.are_deterministic_algorithms_enabled()

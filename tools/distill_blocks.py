@@ -22,7 +22,7 @@ from utils.data.config import check_dataset
 from utils.data.loaders import create_dataloader
 from utils.errors import UserError, exit_on_user_error
 from utils.logger import LOGGER, colorstr
-from utils.torch_utils import select_device
+from utils.torch_utils import keep_freed_memory, select_device
 from utils.training.warm_start import imitating_blocks
 from val import evaluate
 
@@ -83,6 +83,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 def main(opt: argparse.Namespace) -> dict[str, tuple[float, float]]:
     check_args(vars(opt))
     device = select_device(opt.device, batch_size=opt.batch_size)
+    keep_freed_memory(device)
     student, teacher = attempt_load(opt.student, device), attempt_load(opt.teacher, device)  # fused, float, eval
     data = check_dataset(opt.data)
     nc = int(data["nc"])

@@ -14,7 +14,14 @@ import yaml
 from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]  # repository root
-ROOT_REL = Path(os.path.relpath(ROOT, Path.cwd()))  # ROOT as YOLOv5's CLI defaults show it: relative to the cwd
+
+
+def root_rel() -> Path:
+    """ROOT as YOLOv5's CLI defaults show it: relative to the working directory of the moment (not the one at import)."""
+    return Path(os.path.relpath(ROOT, Path.cwd()))
+
+
+ROOT_REL = root_rel()  # frozen at import: kept only until train.py and val.py call root_rel() instead
 
 
 def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdir: bool = False) -> Path:

@@ -6,14 +6,15 @@ import logging
 import os
 import sys
 
+from utils.distributed import is_main_process
+
 LOGGING_NAME = "yolov5"
 VERBOSE = str(os.getenv("YOLOv5_VERBOSE", True)).lower() == "true"
-RANK = int(os.getenv("RANK", -1))
 
 
 def set_logging(name: str = LOGGING_NAME, verbose: bool = True) -> logging.Logger:
     """Log plain messages to stdout; silence every rank but 0 under DDP."""
-    level = logging.INFO if verbose and RANK in {-1, 0} else logging.ERROR
+    level = logging.INFO if verbose and is_main_process() else logging.ERROR
     logger = logging.getLogger(name)
     logger.setLevel(level)
     if not logger.handlers:

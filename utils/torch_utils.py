@@ -9,30 +9,33 @@ import math
 import os
 import random
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 
+from utils.distributed import torch_distributed_zero_first  # noqa: F401  (YOLOv5's import path)
 from utils.errors import UserError
 from utils.logger import LOGGER
 
+# Frozen at import: kept only until train.py reads utils.distributed's rank(), local_rank(), world_size() instead.
 LOCAL_RANK = int(os.getenv("LOCAL_RANK", -1))
 RANK = int(os.getenv("RANK", -1))
 WORLD_SIZE = int(os.getenv("WORLD_SIZE", 1))
 
 
 def select_device(device: str = "", batch_size: int = 0, newline: bool = True) -> torch.device:
-    """Parse --device ('', 'cpu', '0', '0,1', 'mps'); fail clearly when a requested GPU is not there."""
+    """Parse --device ('', 'cpu', '0', '0,1', 'mps'); fail clearly when a requested GPU is not there.
+
+    Only parses and logs: no environment variable set, nothing tuned. Entry scripts call keep_freed_memory() for CPU
+    work themselves."""
     s = f"YOLOv5 🚀 Python-{'.'.join(map(str, __import__('sys').version_info[:3]))} torch-{torch.__version__} "
     device = str(device).strip().lower().replace("cuda:", "").replace("none", "")
     cpu, mps = device == "cpu", device == "mps"
-    if cpu or mps:
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    elif device:
+    if device and not cpu and not mps:
         ids = [d for d in device.replace(" ", "").split(",") if d]
         if not all(d.isdigit() for d in ids):
             raise UserError(f"invalid --device '{device}', use 'cpu', 'mps' or CUDA ids such as '0' or '0,1'")
@@ -56,18 +59,24 @@ def select_device(device: str = "", batch_size: int = 0, newline: bool = True) -
     else:
         s += "CPU\n"
         arg = "cpu"
-        keep_freed_memory()
     if not newline:
         s = s.rstrip()
     LOGGER.info(s)
     return torch.device(arg)
 
 
+def keep_freed_memory(device: torch.device | str = "cpu") -> bool:
+    """For CPU work, have glibc keep freed blocks for reuse instead of unmapping every one over 32 MB: each batch-sized
+    tensor would page-fault in again, costing more than the operator that fills it (docs/benchmarks.md, "glibc").
+
+    A process-wide allocator setting, so libraries never call it: the entry scripts (train.py, val.py, detect.py,
+    export.py, the benchmarks) do, once their device is known. True when set; a no-op for other devices or without
+    glibc."""
+    return torch.device(device).type == "cpu" and _glibc_keeps_freed_memory()
+
+
 @functools.cache
-def keep_freed_memory() -> bool:
-    """Have glibc keep freed blocks for reuse instead of unmapping every one over 32 MB: each batch-sized tensor would
-    page-fault in again, costing more than the operator that fills it (1 CPU thread, a 52 MB sigmoid at batch 8 and
-    640 px: 72 -> 17 ms). True when set; a no-op without glibc."""
+def _glibc_keeps_freed_memory() -> bool:
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
@@ -77,8 +86,9 @@ def keep_freed_memory() -> bool:
 
 
 def time_sync() -> float:
-    """time.time() after waiting for queued CUDA work, so timings are honest."""
-    if torch.cuda.is_available():
+    """time.time() after waiting for queued CUDA work, so timings are honest (a process that never used CUDA has none,
+    and is not made to start it)."""
+    if torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.time()
 
@@ -104,26 +114,51 @@ def smart_inference_mode(enabled: bool = True):
 
 
 def init_seeds(seed: int = 0, deterministic: bool = False) -> None:
-    """Seed every random generator; optionally ask PyTorch for deterministic kernels."""
+    """Seed every random generator. deterministic=True also switches deterministic kernels on for the rest of the
+    process (YOLOv5's behaviour); code that must not leave them on runs inside deterministic_algorithms(seed)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.deterministic = True
-        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
-        os.environ["PYTHONHASHSEED"] = str(seed)
+        _set_determinism(_deterministic_settings(seed))
+
+
+_DETERMINISM_ENV = ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED")
+
+
+def _deterministic_settings(seed: int) -> tuple:
+    """The settings of deterministic_algorithms(seed): warn (not fail) where an op has no deterministic kernel."""
+    return True, True, True, {"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "PYTHONHASHSEED": str(seed)}
+
+
+def _determinism() -> tuple:
+    """The process's current settings, in _set_determinism's order."""
+    return (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.deterministic, {k: os.environ.get(k) for k in _DETERMINISM_ENV})
+
+
+def _set_determinism(settings: tuple) -> None:
+    algorithms, warn_only, cudnn, env = settings
+    torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
+    torch.backends.cudnn.deterministic = cudnn
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @contextmanager
-def torch_distributed_zero_first(local_rank: int):
-    """Let rank 0 do a job (dataset scan, download) first while other ranks wait for it."""
-    if local_rank not in {-1, 0}:
-        dist.barrier()
-    yield
-    if local_rank == 0:
-        dist.barrier()
+def deterministic_algorithms(seed: int = 0) -> Iterator[None]:
+    """PyTorch's deterministic kernels (cuDNN, cuBLAS) inside the block, the previous settings back after it: a
+    reproducible training run leaves the process as it found it."""
+    previous = _determinism()
+    _set_determinism(_deterministic_settings(seed))
+    try:
+        yield
+    finally:
+        _set_determinism(previous)
 
 
 def is_parallel(model: nn.Module) -> bool:

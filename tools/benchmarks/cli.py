@@ -19,7 +19,7 @@ from tools.benchmarks.timing import machine_summary
 from utils.errors import exit_on_user_error
 from utils.files import ROOT
 from utils.logger import LOGGER, colorstr, print_args
-from utils.torch_utils import select_device
+from utils.torch_utils import keep_freed_memory, select_device
 
 SECTIONS = ("headline", "kernels", "inference", "train_step", "memory", "loader")
 METHOD = """Written by the command below; rerun it to refresh. Every figure is the median of the runs after one
@@ -104,6 +104,7 @@ def parse_opt(argv: list[str] | None = None, sections: tuple[str, ...] = ()) -> 
 
 def settings(opt: argparse.Namespace) -> Settings:
     device = select_device(opt.device)
+    keep_freed_memory(device)
     if opt.clock == "cpu" and os.getenv("OMP_WAIT_POLICY", "").upper() != "PASSIVE" and opt.threads > 1:
         LOGGER.info("WARNING ⚠️ --clock cpu also counts threads spinning while they wait; "
                     "set OMP_WAIT_POLICY=PASSIVE for CPU times that mean work done")

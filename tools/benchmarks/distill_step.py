@@ -4,7 +4,7 @@
         --imgsz 320 --batch 16 --threads 1 --runs 5
 
 Sides take turns (tools/benchmarks/timing.measure); CPU time of this process, so that other load on the machine
-counts as little as possible. The CPU is set up as train.py's (select_device: glibc keeps freed memory) and the
+counts as little as possible. The CPU is set up as train.py's (keep_freed_memory: glibc keeps freed memory) and the
 teacher runs as in train.py (ONNX Runtime on CPU), with the eager teacher (the fallback) as a third side. Prints
 seconds per step of each side and the ratios to the plain step.
 """
@@ -18,7 +18,7 @@ import torch
 from models.yolo import Model
 from tools.benchmarks.timing import machine_summary, measure
 from utils.files import ROOT, yaml_load
-from utils.torch_utils import select_device, smart_optimizer
+from utils.torch_utils import keep_freed_memory, smart_optimizer
 from utils.training.distill import DIST_HYP, Distiller, load_teacher
 from utils.training.loss import ComputeLoss
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     opt = parser.parse_args()
     torch.set_num_threads(opt.threads)
-    select_device("cpu")
+    keep_freed_memory("cpu")
     imgs, targets = random_batch(opt.batch, opt.imgsz)
     steps = {"plain": step_fn(opt.cfg, None, imgs, targets), "teacher": step_fn(opt.cfg, opt.teacher, imgs, targets),
              "eager": step_fn(opt.cfg, opt.teacher, imgs, targets, onnx=False)}

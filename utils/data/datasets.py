@@ -27,7 +27,7 @@ from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import IMG_FORMATS, VID_FORMATS, img2label_paths, list_image_files
 from utils.data.label_scan import NUM_THREADS, TQDM_BAR_FORMAT, label_cache_path, scan_labels
 from utils.logger import LOGGER
-from utils.torch_utils import LOCAL_RANK
+from utils.distributed import local_rank
 
 __all__ = ["IMG_FORMATS", "VID_FORMATS", "img2label_paths", "LoadImagesAndLabels"]
 
@@ -147,7 +147,7 @@ class LoadImagesAndLabels(Dataset):
         b = 0
         with ThreadPool(NUM_THREADS) as pool:
             pbar = tqdm(enumerate(pool.imap(self._cache_one, range(self.n))), total=self.n,
-                        bar_format=TQDM_BAR_FORMAT, disable=LOCAL_RANK > 0)
+                        bar_format=TQDM_BAR_FORMAT, disable=local_rank() > 0)
             for i, x in pbar:
                 if x is None:
                     continue
@@ -194,31 +194,61 @@ class LoadImagesAndLabels(Dataset):
         im = resize_long_side(im, self.img_size, cv2.INTER_LINEAR if (self.augment or upscale) else cv2.INTER_AREA)
         return im, (h0, w0), im.shape[:2]
 
-    def load_mosaic(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Image index and three random others as a mosaic, copy-pasted and warped: (image, pixel xyxy labels)."""
+    def _warp_args(self) -> dict:
+        """random_perspective's ranges from the hyp."""
+        return {k: self.hyp[k] for k in ("degrees", "translate", "scale", "shear", "perspective")}
+
+    def _pasted_mosaic(self, index: int) -> tuple[np.ndarray, np.ndarray, list]:
+        """Image index and three random others as a 2s mosaic, copy-pasted: (image, pixel xyxy labels, polygons)."""
         indices = [index] + random.choices(self.indices, k=3)
         random.shuffle(indices)
         tiles = [(self.load_image(i)[0], self.labels[i], self.segments[i]) for i in indices]
         im, labels, segments = mosaic4(tiles, self.img_size)
-        hyp = self.hyp
-        im, labels, segments = copy_paste(im, labels, segments, p=hyp["copy_paste"])
-        return random_perspective(im, labels, segments, degrees=hyp["degrees"], translate=hyp["translate"],
-                                  scale=hyp["scale"], shear=hyp["shear"], perspective=hyp["perspective"],
-                                  border=self.mosaic_border)
+        return copy_paste(im, labels, segments, p=self.hyp["copy_paste"])
 
-    def _load_letterboxed(self, index: int) -> tuple[np.ndarray, np.ndarray, tuple]:
-        """Image index letterboxed to its batch shape: (image, pixel xyxy labels, shapes for mapping back)."""
+    def load_mosaic(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image index and three random others as a mosaic, copy-pasted and warped: (image, pixel xyxy labels)."""
+        return random_perspective(*self._pasted_mosaic(index), **self._warp_args(), border=self.mosaic_border)
+
+    def _letterbox(self, index: int) -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
+        """Image index letterboxed to its batch shape: (image, pixel xyxy labels, (w, h, padw, padh) that takes
+        normalized coordinates to its pixels, shapes for mapping back)."""
         im, (h0, w0), (h, w) = self.load_image(index)
         shape = self.batch_shapes[self.batch[index]] if self.rect else self.img_size
         im, ratio, pad = letterbox(im, shape, auto=False, scaleup=self.augment)
+        to_pixels = (ratio[0] * w, ratio[1] * h, pad[0], pad[1])
         labels = self.labels[index].copy()
         if labels.size:
-            labels[:, 1:] = xywhn2xyxy(labels[:, 1:], ratio[0] * w, ratio[1] * h, padw=pad[0], padh=pad[1])
+            labels[:, 1:] = xywhn2xyxy(labels[:, 1:], *to_pixels)
+        return im, labels, to_pixels, ((h0, w0), ((h / h0, w / w0), pad))
+
+    def _load_letterboxed(self, index: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """Image index letterboxed (and warped when augmenting): (image, pixel xyxy labels, shapes for mapping back)."""
+        im, labels, _, shapes = self._letterbox(index)
         if self.augment:
-            hyp = self.hyp
-            im, labels = random_perspective(im, labels, degrees=hyp["degrees"], translate=hyp["translate"],
-                                            scale=hyp["scale"], shear=hyp["shear"], perspective=hyp["perspective"])
-        return im, labels, ((h0, w0), ((h / h0, w / w0), pad))
+            im, labels = random_perspective(im, labels, **self._warp_args())
+        return im, labels, shapes
+
+    def _photometric(self, im: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Albumentations (when installed) and HSV jitter, for augmented items."""
+        im, labels = self.albumentations(im, labels)
+        augment_hsv(im, hgain=self.hyp["hsv_h"], sgain=self.hyp["hsv_s"], vgain=self.hyp["hsv_v"])
+        return im, labels
+
+    @staticmethod
+    def _normalize_boxes(labels: np.ndarray, im: np.ndarray) -> np.ndarray:
+        """Pixel xyxy boxes -> normalized xywh, clipped to the image (in place)."""
+        if len(labels):
+            labels[:, 1:5] = xyxy2xywhn(labels[:, 1:5], w=im.shape[1], h=im.shape[0], clip=True, eps=1e-3)
+        return labels
+
+    @staticmethod
+    def _as_tensors(im: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """HWC BGR image -> CHW RGB uint8 tensor; labels (n, 5) -> (n, 6) with column 0 left for the batch index."""
+        labels_out = torch.zeros((len(labels), 6))
+        if len(labels):
+            labels_out[:, 1:] = torch.from_numpy(np.asarray(labels, dtype=np.float32))
+        return torch.from_numpy(np.ascontiguousarray(im.transpose((2, 0, 1))[::-1])), labels_out
 
     def __len__(self) -> int:
         return len(self.im_files)
@@ -244,17 +274,11 @@ class LoadImagesAndLabels(Dataset):
                 im, labels = mixup(im, labels, *self.load_mosaic(random.choice(self.indices)))
         else:
             im, labels, shapes = self._load_letterboxed(index)
-        if len(labels):
-            labels[:, 1:5] = xyxy2xywhn(labels[:, 1:5], w=im.shape[1], h=im.shape[0], clip=True, eps=1e-3)
+        labels = self._normalize_boxes(labels, im)
         if self.augment:
-            im, labels = self.albumentations(im, labels)
-            augment_hsv(im, hgain=hyp["hsv_h"], sgain=hyp["hsv_s"], vgain=hyp["hsv_v"])
+            im, labels = self._photometric(im, labels)
             im, labels = random_flips(im, labels, hyp["flipud"], hyp["fliplr"])
-        labels_out = torch.zeros((len(labels), 6))
-        if len(labels):
-            labels_out[:, 1:] = torch.from_numpy(np.asarray(labels, dtype=np.float32))
-        im = np.ascontiguousarray(im.transpose((2, 0, 1))[::-1])  # HWC BGR -> CHW RGB
-        return torch.from_numpy(im), labels_out, self.im_files[index], shapes
+        return *self._as_tensors(im, labels), self.im_files[index], shapes
 
     @staticmethod
     def collate_fn(batch: list) -> tuple[torch.Tensor, torch.Tensor, tuple, tuple]:

@@ -23,8 +23,8 @@ from tqdm import tqdm
 from utils.files import is_writeable
 from utils.data.image_decode import read_image
 from utils.logger import LOGGER
-from utils.data.segments import segments2boxes
-from utils.torch_utils import LOCAL_RANK
+from utils.data.segments import boxes2segments, segments2boxes
+from utils.distributed import local_rank
 
 CACHE_VERSION = "yolo-labels-2"  # 2: images decoded by the loader's decoder
 NUM_THREADS = min(8, max(1, os.cpu_count() or 1))
@@ -123,15 +123,9 @@ def read_label_file(lb_file: str, nc: int | None = None) -> tuple[np.ndarray, li
     _, first = np.unique(labels, axis=0, return_index=True)
     first = np.sort(first)  # keep the original order of the rows that stay
     # with any polygon row, every row gets one (a box row becomes its 4 corners) so augmentations can warp them all
-    segments = [_box_polygon(labels[i]) if polygons[i] is None else polygons[i] for i in first] if has_polygons else []
+    segments = [polygons[i] if polygons[i] is not None else boxes2segments(labels[i, 1:])[0] for i in first
+                ] if has_polygons else []
     return labels[first], segments, len(labels) - len(first)
-
-
-def _box_polygon(label: np.ndarray) -> np.ndarray:
-    """The corners of a normalized [cls, x, y, w, h] box as a polygon."""
-    _, x, y, w, h = label
-    return np.array([[x - w / 2, y - h / 2], [x + w / 2, y - h / 2], [x + w / 2, y + h / 2], [x - w / 2, y + h / 2]],
-                    dtype=np.float32)
 
 
 def verify_image_label(im_file: str, lb_file: str, prefix: str = "", nc: int | None = None) -> LabelCheck:
@@ -241,7 +235,7 @@ def _scan(im_files: list[str], label_files: list[str], desc: str, prefix: str, n
     reasons = {"missing": "no label file", "empty": "empty label file"}
     with ThreadPool(NUM_THREADS) as pool:
         results = pool.imap(lambda a: verify_image_label(*a, prefix, nc), zip(im_files, label_files))
-        pbar = tqdm(results, desc=desc, total=len(im_files), bar_format=TQDM_BAR_FORMAT, disable=LOCAL_RANK > 0)
+        pbar = tqdm(results, desc=desc, total=len(im_files), bar_format=TQDM_BAR_FORMAT, disable=local_rank() > 0)
         for r in pbar:
             index.counts[r.status] += 1
             if r.msg:
@@ -276,7 +270,7 @@ def scan_labels(im_files: list[str], label_files: list[str], cache_path: Path, p
     if index is not None:
         n = len(im_files)
         tqdm(None, desc=f"{prefix}Scanning {cache_path}... {index.summary()}", total=n, initial=n,
-             bar_format=TQDM_BAR_FORMAT, disable=LOCAL_RANK > 0).close()
+             bar_format=TQDM_BAR_FORMAT, disable=local_rank() > 0).close()
     else:
         index = _scan(im_files, label_files, f"{prefix}Scanning {cache_path.parent / cache_path.stem}...", prefix, nc)
         save_cache(cache_path, index, files_hash(label_files + im_files, nc), prefix)

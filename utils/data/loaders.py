@@ -10,8 +10,10 @@ import torch
 from torch.utils.data import DataLoader, distributed
 
 from utils.data.datasets import LoadImagesAndLabels
+from utils.data.seg_datasets import LoadImagesAndLabelsAndMasks
+from utils.errors import UserError
 from utils.logger import LOGGER
-from utils.torch_utils import RANK, torch_distributed_zero_first
+from utils.distributed import rank as process_rank, torch_distributed_zero_first
 
 PIN_MEMORY = str(os.getenv("PIN_MEMORY", True)).lower() == "true"  # pinned host memory speeds up copies to CUDA
 SEED_OFFSET = 6148914691236517205  # spreads nearby --seed values far apart in the generator's state
@@ -55,24 +57,29 @@ def create_dataloader(path, imgsz: int, batch_size: int, stride: int, single_cls
                       hyp: dict | None = None, augment: bool = False, cache: bool | str | None = False,
                       pad: float = 0.0, rect: bool = False, rank: int = -1, workers: int = 8,
                       image_weights: bool = False, quad: bool = False, prefix: str = "", shuffle: bool = False,
-                      seed: int = 0, nc: int | None = None,
-                      min_items: int = 0) -> tuple[DataLoader, LoadImagesAndLabels]:
-    """(loader, dataset) for a data YAML split; nc makes the label scan reject out-of-range classes."""
+                      seed: int = 0, nc: int | None = None, min_items: int = 0, segments: bool = False,
+                      mask_ratio: int = 4, overlap: bool = True) -> tuple[DataLoader, LoadImagesAndLabels]:
+    """(loader, dataset) for a data YAML split; nc makes the label scan reject out-of-range classes. segments=True
+    loads polygon labels and adds masks at 1/mask_ratio to each batch (one index mask per image with overlap)."""
+    if segments and quad:
+        raise UserError("--quad is not available for segmentation: its 4-image batches have no mask layout")
     if rect and shuffle:
         LOGGER.warning("WARNING ⚠️ --rect is incompatible with DataLoader shuffle, setting shuffle=False")
         shuffle = False
     with torch_distributed_zero_first(rank):  # rank 0 scans and writes the label cache first
-        dataset = LoadImagesAndLabels(path, imgsz, batch_size, augment=augment, hyp=hyp, rect=rect,
-                                      image_weights=image_weights, cache_images=cache, single_cls=single_cls,
-                                      stride=int(stride), pad=pad, min_items=min_items, prefix=prefix, nc=nc)
+        masks = {"mask_ratio": mask_ratio, "overlap": overlap} if segments else {}
+        dataset = (LoadImagesAndLabelsAndMasks if segments else LoadImagesAndLabels)(
+            path, imgsz, batch_size, augment=augment, hyp=hyp, rect=rect, image_weights=image_weights,
+            cache_images=cache, single_cls=single_cls, stride=int(stride), pad=pad, min_items=min_items,
+            prefix=prefix, nc=nc, **masks)
     batch_size = min(batch_size, len(dataset))
     nd = torch.cuda.device_count()
     nw = min(os.cpu_count() // max(nd, 1), batch_size if batch_size > 1 else 0, workers)
     sampler = None if rank == -1 else distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
     loader = DataLoader if image_weights else InfiniteDataLoader  # workers must see the indices resampled each epoch
     generator = torch.Generator()
-    generator.manual_seed(SEED_OFFSET + seed + RANK)
+    generator.manual_seed(SEED_OFFSET + seed + process_rank())
     return loader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, num_workers=nw,
                   sampler=sampler, pin_memory=PIN_MEMORY and torch.cuda.is_available(),
-                  collate_fn=LoadImagesAndLabels.collate_fn4 if quad else LoadImagesAndLabels.collate_fn,
+                  collate_fn=dataset.collate_fn4 if quad else dataset.collate_fn,
                   worker_init_fn=seed_worker, generator=generator), dataset
