@@ -41,18 +41,31 @@ def predictions_to_json(predn: torch.Tensor, path: str | Path, class_map: list[i
 
 
 def labels_to_coco(im_files: list[str], labels: list[np.ndarray], shapes: np.ndarray, names: dict[int, str],
-                   class_map: list[int]) -> dict:
-    """COCO ground truth from YOLO labels (cls, xc, yc, w, h normalized) and image sizes (w, h); no crowd boxes."""
+                   class_map: list[int], segments: list | None = None) -> dict:
+    """COCO ground truth from YOLO labels (cls, xc, yc, w, h normalized) and image sizes (w, h); no crowd boxes.
+    With segments (per image, one normalized (k, 2) polygon per label) each annotation carries its polygon and its
+    area is the polygon's pixel area, so the ground truth scores 'segm' too."""
     images, annotations = [], []
-    for f, lb, (w, h) in zip(im_files, labels, shapes):
+    for i, (f, lb, (w, h)) in enumerate(zip(im_files, labels, shapes)):
         iid = image_id(f)
         images.append({"id": iid, "file_name": Path(f).name, "width": int(w), "height": int(h)})
-        for c, xc, yc, bw, bh in np.asarray(lb, dtype=np.float64).reshape(-1, 5):
+        for j, (c, xc, yc, bw, bh) in enumerate(np.asarray(lb, dtype=np.float64).reshape(-1, 5)):
             box = [(xc - bw / 2) * w, (yc - bh / 2) * h, bw * w, bh * h]
-            annotations.append({"id": len(annotations) + 1, "image_id": iid, "category_id": class_map[int(c)],
-                                "bbox": [float(v) for v in box], "area": float(box[2] * box[3]), "iscrowd": 0})
+            ann = {"id": len(annotations) + 1, "image_id": iid, "category_id": class_map[int(c)],
+                   "bbox": [float(v) for v in box], "area": float(box[2] * box[3]), "iscrowd": 0}
+            if segments is not None:
+                ann.update(_polygon_annotation(segments[i][j], int(w), int(h)))
+            annotations.append(ann)
     categories = [{"id": class_map[i], "name": n} for i, n in names.items()]
     return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def _polygon_annotation(polygon: np.ndarray, w: int, h: int) -> dict:
+    """COCO 'segmentation' (one flat pixel polygon) and 'area' (its rasterized pixel count) of a normalized polygon."""
+    from pycocotools import mask as mask_utils
+
+    poly = (np.asarray(polygon, dtype=np.float64).reshape(-1, 2) * (w, h)).reshape(-1).tolist()
+    return {"segmentation": [poly], "area": float(mask_utils.area(mask_utils.frPyObjects([poly], h, w)).sum())}
 
 
 def find_annotations(dataset_root: str | Path | None, candidates: tuple[str, ...]) -> Path | None:
@@ -71,14 +84,16 @@ def write_json(obj: object, file: str | Path) -> Path:
     return Path(file)
 
 
-def pycocotools_map(anno_json: str | Path, pred_json: str | Path, img_ids: list) -> tuple[float, float]:
-    """(mAP50-95, mAP50) by pycocotools on the given images; its summary table is printed."""
+def pycocotools_map(anno_json: str | Path, pred_json: str | Path, img_ids: list,
+                    iou_type: str = "bbox") -> tuple[float, float]:
+    """(mAP50-95, mAP50) by pycocotools on the given images, of boxes ('bbox') or masks ('segm'); its summary table
+    is printed."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     anno = COCO(str(anno_json))
     pred = anno.loadRes(str(pred_json))
-    evaluator = COCOeval(anno, pred, "bbox")
+    evaluator = COCOeval(anno, pred, iou_type)
     evaluator.params.imgIds = img_ids
     evaluator.evaluate()
     evaluator.accumulate()
