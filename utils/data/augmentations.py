@@ -116,10 +116,9 @@ def _warp_boxes(m: np.ndarray, boxes: np.ndarray, perspective: bool) -> np.ndarr
     return np.stack((x.min(1), y.min(1), x.max(1), y.max(1)), axis=1)
 
 
-def random_perspective(im: np.ndarray, targets: np.ndarray | None = None, segments: list = (),
-                       degrees: float = 10, translate: float = 0.1, scale: float = 0.1, shear: float = 10,
-                       perspective: float = 0.0, border: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the image and its labels; a negative border crops (mosaic 2s -> s). Boxes follow polygons when given."""
+def _warp_image(im: np.ndarray, degrees: float, translate: float, scale: float, shear: float, perspective: float,
+                border: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """The image through a random warp, cropped or padded by border: (image, 3x3 matrix, scale drawn)."""
     height, width = im.shape[0] + border[0] * 2, im.shape[1] + border[1] * 2
     m, s = _warp_matrix(im.shape[:2], (width, height), degrees, translate, scale, shear, perspective)
     if border[0] or border[1] or (m != np.eye(3)).any():
@@ -127,22 +126,61 @@ def random_perspective(im: np.ndarray, targets: np.ndarray | None = None, segmen
             im = cv2.warpPerspective(im, m, dsize=(width, height), borderValue=PAD_COLOR)
         else:
             im = cv2.warpAffine(im, m[:2], dsize=(width, height), borderValue=PAD_COLOR)
+    return im, m, s
+
+
+def _warp_segments(m: np.ndarray, segments: list, perspective: bool, width: int,
+                   height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons resampled to 1000 points along their outline and warped, (n, 1000, 2), with the xyxy box of the
+    warped points that stay inside the image (resampling makes a bent edge bound the box, not just the corners)."""
+    resampled = resample_segments(segments)
+    xy = _apply(m, np.concatenate(resampled, 0), perspective).reshape(len(resampled), -1, 2)
+    return segment2box(xy, width, height), xy
+
+
+def _keep(targets: np.ndarray, s: float, new: np.ndarray, area_thr: float) -> np.ndarray:
+    """Indices of the targets whose warped boxes new pass box_candidates against their boxes before (times s)."""
+    return np.flatnonzero(box_candidates(targets[:, 1:5].T * s, new.T, area_thr=area_thr))
+
+
+def random_perspective(im: np.ndarray, targets: np.ndarray | None = None, segments: list = (),
+                       degrees: float = 10, translate: float = 0.1, scale: float = 0.1, shear: float = 10,
+                       perspective: float = 0.0, border: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the image and its labels; a negative border crops (mosaic 2s -> s). Boxes follow polygons when given."""
+    im, m, s = _warp_image(im, degrees, translate, scale, shear, perspective, border)
     targets = np.zeros((0, 5), dtype=np.float32) if targets is None else targets
     n = len(targets)
     if not n:
         return im, targets
+    height, width = im.shape[:2]
     use_segments = len(segments) == n and any(len(x) for x in segments)
     if use_segments:
-        new = np.stack([segment2box(_apply(m, x, bool(perspective)), width, height)
-                        for x in resample_segments(segments)])
+        new = _warp_segments(m, segments, bool(perspective), width, height)[0]
     else:
         new = _warp_boxes(m, targets[:, 1:5], bool(perspective))
         new[:, [0, 2]] = new[:, [0, 2]].clip(0, width)
         new[:, [1, 3]] = new[:, [1, 3]].clip(0, height)
-    keep = box_candidates(targets[:, 1:5].T * s, new.T, area_thr=0.01 if use_segments else 0.10)
+    keep = _keep(targets, s, new, area_thr=0.01 if use_segments else 0.10)
     targets = targets[keep]
     targets[:, 1:5] = new[keep]
     return im, targets
+
+
+def random_perspective_segments(im: np.ndarray, targets: np.ndarray, segments: list, degrees: float = 10,
+                                translate: float = 0.1, scale: float = 0.1, shear: float = 10,
+                                perspective: float = 0.0,
+                                border: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, list]:
+    """random_perspective for instance masks: one pixel polygon per target, every box taken from its warped polygon,
+    and the surviving polygons returned (1000 points each, unclipped) so masks can be drawn from them."""
+    im, m, s = _warp_image(im, degrees, translate, scale, shear, perspective, border)
+    if not len(targets):
+        return im, targets, []
+    height, width = im.shape[:2]
+    new, xy = _warp_segments(m, segments, bool(perspective), width, height)
+    keep = _keep(targets, s, new, area_thr=0.01)
+    targets = targets[keep]
+    targets[:, 1:5] = new[keep]
+    return im, targets, list(xy[keep])
 
 
 def _mosaic_regions(i: int, xc: int, yc: int, w: int, h: int, s: int) -> tuple[tuple, tuple]:
@@ -193,6 +231,13 @@ def mixup(im: np.ndarray, labels: np.ndarray, im2: np.ndarray, labels2: np.ndarr
     return im, np.concatenate((labels, labels2), 0)
 
 
+def mixup_segments(im: np.ndarray, labels: np.ndarray, segments: list, im2: np.ndarray, labels2: np.ndarray,
+                   segments2: list) -> tuple[np.ndarray, np.ndarray, list]:
+    """mixup that keeps the polygons of both images beside their labels."""
+    im, labels = mixup(im, labels, im2, labels2)
+    return im, labels, [*segments, *segments2]
+
+
 def bbox_ioa(box: np.ndarray, boxes: np.ndarray, eps: float = 1e-7) -> np.ndarray:
     """Intersection of one xyxy box with each of boxes (n, 4), over the area of each of boxes."""
     iw = (np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])).clip(0)
@@ -223,17 +268,27 @@ def copy_paste(im: np.ndarray, labels: np.ndarray, segments: list,
     return im, labels, segments
 
 
-def random_flips(im: np.ndarray, labels: np.ndarray, flipud: float, fliplr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Flip up-down with probability flipud and left-right with probability fliplr; labels are normalized xywh."""
-    if random.random() < flipud:
+def draw_flips(flipud: float, fliplr: float) -> tuple[bool, bool]:
+    """Whether to flip up-down (probability flipud) and left-right (fliplr), drawn in YOLOv5's order."""
+    return random.random() < flipud, random.random() < fliplr
+
+
+def flip(im: np.ndarray, labels: np.ndarray, ud: bool, lr: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The image flipped up-down and/or left-right, with its normalized xywh labels (changed in place)."""
+    if ud:
         im = np.flipud(im)
         if len(labels):
             labels[:, 2] = 1 - labels[:, 2]
-    if random.random() < fliplr:
+    if lr:
         im = np.fliplr(im)
         if len(labels):
             labels[:, 1] = 1 - labels[:, 1]
     return im, labels
+
+
+def random_flips(im: np.ndarray, labels: np.ndarray, flipud: float, fliplr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Flip up-down with probability flipud and left-right with probability fliplr; labels are normalized xywh."""
+    return flip(im, labels, *draw_flips(flipud, fliplr))
 
 
 class Albumentations:

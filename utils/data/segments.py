@@ -6,13 +6,14 @@ import numpy as np
 
 
 def segment2box(segment: np.ndarray, width: int = 640, height: int = 640) -> np.ndarray:
-    """xyxy box around the points of one (n, 2) polygon that lie inside the image; zeros when none do."""
-    x, y = segment.T
+    """xyxy box around the points of a (k, 2) polygon, or of each of (n, k, 2) polygons, that lie inside the image;
+    points outside are left out, not clipped, and a polygon with none inside gets zeros."""
+    x, y = segment[..., 0], segment[..., 1]
     inside = (x >= 0) & (y >= 0) & (x <= width) & (y <= height)
-    x, y = x[inside], y[inside]
-    if not len(x):
-        return np.zeros(4, dtype=segment.dtype)
-    return np.array([x.min(), y.min(), x.max(), y.max()], dtype=segment.dtype)
+    lo = [np.min(np.where(inside, v, np.inf), axis=-1, initial=np.inf) for v in (x, y)]
+    hi = [np.max(np.where(inside, v, -np.inf), axis=-1, initial=-np.inf) for v in (x, y)]
+    box = np.stack((lo[0], lo[1], hi[0], hi[1]), axis=-1)
+    return np.where(inside.any(-1)[..., None], box, 0).astype(segment.dtype)
 
 
 def segments2boxes(segments: list[np.ndarray]) -> np.ndarray:
@@ -24,6 +25,14 @@ def segments2boxes(segments: list[np.ndarray]) -> np.ndarray:
     return boxes
 
 
+def boxes2segments(boxes: np.ndarray) -> list[np.ndarray]:
+    """The four corners (clockwise from top-left) of each xywh box (n, 4) as a polygon, so box rows get masks too."""
+    x, y, w, h = np.asarray(boxes, dtype=np.float32).reshape(-1, 4).T[:, :, None]
+    xs = np.concatenate((x - w / 2, x + w / 2, x + w / 2, x - w / 2), 1)
+    ys = np.concatenate((y - h / 2, y - h / 2, y + h / 2, y + h / 2), 1)
+    return list(np.stack((xs, ys), 2))
+
+
 def resample_segments(segments: list[np.ndarray], n: int = 1000) -> list[np.ndarray]:
     """Each closed polygon resampled to n evenly spaced points, so a perspective warp bends its edges too."""
     out = []
@@ -31,5 +40,5 @@ def resample_segments(segments: list[np.ndarray], n: int = 1000) -> list[np.ndar
         closed = np.concatenate((s, s[:1]), axis=0)
         t = np.linspace(0, len(closed) - 1, n)
         knots = np.arange(len(closed))
-        out.append(np.stack([np.interp(t, knots, closed[:, i]) for i in range(2)], axis=1).astype(np.float32))
+        out.append(np.stack([np.interp(t, knots, closed[:, i]) for i in range(2)], axis=1))
     return out
