@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from models.common import C3
+from tools.benchmarks.variants import checkpoint_copy, load_float_model
 from utils.errors import UserError
 from utils.files import ROOT
 
@@ -35,9 +36,6 @@ def free_bottlenecks(model: nn.Module) -> nn.Module:
 def floor_weights(weights: str, device: torch.device) -> str:
     """The first model's free-bottleneck copy as a checkpoint in runs/benchmarks/floor/, so that every section (fresh
     processes and exports included) loads it as it loads --weights."""
-    from tools.benchmarks.runtimes import checkpoint_copy
-    from tools.benchmarks.variants import load_float_model
-
     name = f"{Path(weights).stem}-free-bottlenecks"
     floor = free_bottlenecks(load_float_model(weights, device))
     return str(checkpoint_copy(name, floor, ROOT / "runs/benchmarks/floor"))

@@ -11,7 +11,6 @@ runs/benchmarks/runtimes/; all sides of one batch size run in turns in this proc
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from copy import deepcopy
 from pathlib import Path
 from typing import Callable
@@ -22,27 +21,11 @@ import torch
 
 from tools.benchmarks.cli import Settings, main
 from tools.benchmarks.timing import measure
-from tools.benchmarks.variants import quiet
+from tools.benchmarks.variants import checkpoint_copy, quiet
 from utils.files import ROOT
 
 TITLE = "Runtimes at {imgsz}, ms/image; ratio = model / first model in the same runtime and batch"
 Runner = Callable[[np.ndarray], np.ndarray]
-
-
-def checkpoint_copy(weights: str, model: torch.nn.Module, folder: Path) -> Path:
-    """The weights as a checkpoint in folder, where export.py writes its files (YAMLs are saved from the model)."""
-    from models.checkpoints import save_checkpoint
-
-    folder.mkdir(parents=True, exist_ok=True)
-    f = folder / f"{Path(weights).stem}.pt"
-    if str(weights).endswith(".pt"):
-        shutil.copyfile(weights, f)
-    else:
-        m = deepcopy(model).requires_grad_(False)
-        m.nc = m.model[-1].nc
-        save_checkpoint({"epoch": -1, "best_fitness": None, "model": m.half(), "ema": None, "updates": None,
-                         "optimizer": None}, f)
-    return f
 
 
 def exports(pt: Path, imgsz: int, batch: int, dynamic: bool) -> dict[str, Path]:

@@ -4,11 +4,14 @@ training-step variants."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 from copy import deepcopy
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from models.checkpoints import save_checkpoint
 from models.common import DynamicConv
 from models.dynamic_kernels import reference_conv2d
 from utils.files import ROOT, yaml_load
@@ -39,6 +42,20 @@ def load_float_model(weights: str, device: torch.device) -> nn.Module:
         from models.loading import load_model
 
         return load_model(weights, device, fuse=False).float().eval()
+
+
+def checkpoint_copy(weights: str, model: nn.Module, folder: Path) -> Path:
+    """The weights as a checkpoint in folder, where export.py writes its files (YAMLs are saved from the model)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    f = folder / f"{Path(weights).stem}.pt"
+    if str(weights).endswith(".pt"):
+        shutil.copyfile(weights, f)
+    else:
+        m = deepcopy(model).requires_grad_(False)
+        m.nc = m.model[-1].nc
+        save_checkpoint({"epoch": -1, "best_fitness": None, "model": m.half(), "ema": None, "updates": None,
+                         "optimizer": None}, f)
+    return f
 
 
 def is_dynamic(model: nn.Module) -> bool:
