@@ -12,8 +12,9 @@ import pytest
 
 from tests.conftest import golden
 from utils.data import augmentations as aug
-from utils.data.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, letterbox, mixup,
-                                 mosaic4, random_flips, random_perspective)
+from utils.data.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, draw_flips, flip,
+                                 letterbox, mixup, mixup_segments, mosaic4, random_flips, random_perspective,
+                                 random_perspective_segments)
 
 
 @pytest.fixture(autouse=True)
@@ -288,3 +289,55 @@ def test_augment_hsv_hue_wraps_modulo_180_at_the_largest_gain(monkeypatch):
     lut = ((np.arange(256) * 1.5) % 180).astype(np.uint8)
     expected = cv2.cvtColor(np.dstack((lut[hue], hsv[..., 1], hsv[..., 2])), cv2.COLOR_HSV2BGR)
     np.testing.assert_array_equal(out, expected)
+
+
+def test_draw_flips_draws_up_down_then_left_right(monkeypatch):
+    monkeypatch.setattr(aug.random, "random", _Draws([0.3, 0.7]))
+    assert draw_flips(0.5, 0.5) == (True, False)
+    im, labels = np.arange(6, dtype=np.uint8).reshape(1, 2, 3), np.array([[0, 0.25, 0.1, 0.1, 0.1]])
+    out, lb = flip(im, labels, ud=False, lr=True)
+    assert np.array_equal(out, im[:, ::-1]) and lb[0, 1] == 0.75
+
+
+@pytest.mark.parametrize("case", ["affine", "perspective", "mosaic_border", "shrink", "identity"])
+def test_random_perspective_segments_matches_yolov5(case, monkeypatch):
+    """v7.0's utils.segment.augmentations.random_perspective: boxes from the warped 1000-point polygons, which
+    come back unclipped with the surviving targets."""
+    g = golden("seg_data.npz")
+    assert case in g["persp__cases"].tolist()
+    draw = _Draws(g[f"{case}__draws"].tolist())
+    monkeypatch.setattr(aug.random, "uniform", draw)
+    warps = _warp_recorder(monkeypatch)
+    segments = np.split(g[f"{case}__segments"], np.cumsum(g[f"{case}__segment_lengths"])[:-1])
+    degrees, translate, scale, shear, perspective = g[f"{case}__params"].tolist()
+    im, targets, segments = random_perspective_segments(
+        g[f"{case}__image"].copy(), g[f"{case}__targets"].copy(), segments, degrees=degrees, translate=translate,
+        scale=scale, shear=shear, perspective=perspective, border=tuple(g[f"{case}__border"].tolist()))
+    np.testing.assert_array_equal(np.array(draw.calls), g[f"{case}__draw_bounds"])
+    assert len(warps) == int(g[f"{case}__warped"])
+    if warps:
+        np.testing.assert_allclose(warps[0], g[f"{case}__M"], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(im, g[f"{case}__out_image"])
+    ref = g[f"{case}__out_targets"]
+    assert targets.shape == ref.shape and len(segments) == len(ref)
+    np.testing.assert_array_equal(targets[:, 0], ref[:, 0])
+    np.testing.assert_allclose(targets[:, 1:], ref[:, 1:], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(np.stack(segments), g[f"{case}__out_segments"], rtol=0, atol=1e-4)
+
+
+def test_random_perspective_segments_without_targets():
+    im, targets, segments = random_perspective_segments(np.zeros((32, 32, 3), np.uint8), np.zeros((0, 5)), [])
+    assert im.shape == (32, 32, 3) and targets.shape == (0, 5) and segments == []
+
+
+def test_mixup_segments_matches_yolov5(monkeypatch):
+    g = golden("seg_data.npz")
+    for k, r in enumerate(g["mixup__r"].tolist()):
+        draw = _Draws([r])
+        monkeypatch.setattr(np.random, "beta", draw)
+        im, labels, segments = mixup_segments(g["mixup__im"], g["mixup__labels"], list(g["mixup__segments"]),
+                                              g["mixup__im2"], g["mixup__labels2"], list(g["mixup__segments2"]))
+        assert draw.calls == [tuple(g[f"mixup{k}__beta_args"].tolist())]
+        np.testing.assert_array_equal(im, g[f"mixup{k}__out_image"])
+        np.testing.assert_array_equal(labels, g[f"mixup{k}__out_labels"])
+        np.testing.assert_array_equal(np.stack(segments), g[f"mixup{k}__out_segments"])

@@ -110,3 +110,18 @@ def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | N
         for v in values:
             if not bound.accepts(v):
                 raise UserError(f"{flag}{'' if python else ' '}{v} is invalid: it must be {bound.describe()}")
+
+
+
+def bool_flag(v: str | bool) -> bool:
+    """argparse type of YOLOv5's optional boolean flags (`--verbose`, `--pretrained`): 'False', '0', 'no' are false,
+    so `--pretrained False` means what it says (a bare string would be truthy)."""
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ("1", "true", "yes", "y", "on"):
+        return True
+    if v.lower() in ("0", "false", "no", "n", "off"):
+        return False
+    import argparse
+
+    raise argparse.ArgumentTypeError(f"expected a boolean (True/False), got '{v}'")
