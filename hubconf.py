@@ -57,6 +57,7 @@ def _create(name: str | Path, pretrained: bool = True, channels: int = 3, classe
     """A model for name (weights path or standard name), wrapped in AutoShape unless autoshape=False."""
     from models.backends import DetectMultiBackend
     from models.autoshape import AutoShape
+    from models.classify import ClassifierShape, is_classifier
     from utils.checks import Bound, check_args
     from utils.logger import LOGGER
 
@@ -69,6 +70,8 @@ def _create(name: str | Path, pretrained: bool = True, channels: int = 3, classe
     device = _device(device)
     if pretrained and channels == 3 and classes == 80:
         model = DetectMultiBackend(path, device=device, fuse=autoshape)
+        if is_classifier(model):  # class probabilities of images, not detections
+            return ClassifierShape(model) if autoshape else model
         return AutoShape(model) if autoshape else model
     model = _build_untrained(str(name), channels, classes, device)
     if pretrained:

@@ -19,7 +19,8 @@ if str(ROOT) not in sys.path:
 import torch  # noqa: E402
 
 from models.backends import DetectMultiBackend  # noqa: E402
-from utils.checks import check_args, check_img_size  # noqa: E402
+from models.classify import load_classifier  # noqa: E402
+from utils.checks import bool_flag, check_args, check_img_size  # noqa: E402
 from utils.data.classify_config import check_cls_dataset  # noqa: E402
 from utils.data.classify_dataset import create_classification_dataloader  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
@@ -27,16 +28,6 @@ from utils.evaluation.classify_metrics import evaluate, print_results  # noqa: E
 from utils.files import ROOT_REL, increment_path  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
-
-
-def load_classifier(weights: str | Path | list, device: torch.device, dnn: bool = False,
-                    half: bool = False) -> DetectMultiBackend:
-    """One classifier of any format this project reads (several weights would make a detection Ensemble)."""
-    if isinstance(weights, (list, tuple)):
-        if len(weights) != 1:
-            raise UserError(f"--weights: classify/val.py and predict.py take one classifier, got {len(weights)}")
-        weights = weights[0]
-    return DetectMultiBackend(weights, device=device, dnn=dnn, fp16=half)
 
 
 def fixed_input(model: DetectMultiBackend, imgsz: int, batch_size: int) -> tuple[int, int]:
@@ -48,7 +39,7 @@ def fixed_input(model: DetectMultiBackend, imgsz: int, batch_size: int) -> tuple
         raise UserError(f"{model.input_shape} export: classification runs on square images, export with a square "
                         "--imgsz or --dynamic")
     if (h, b) != (imgsz, batch_size):
-        LOGGER.info(f"Forcing --batch-size {b} square inference (1,3,{h},{w}) for a model exported for that shape")
+        LOGGER.info(f"Forcing --batch-size {b} square inference ({b},3,{h},{w}) for a model exported for that shape")
     return h, b
 
 
@@ -90,7 +81,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=224, help="inference size (pixels)")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
-    parser.add_argument("--verbose", nargs="?", const=True, default=True, help="verbose output")
+    parser.add_argument("--verbose", type=bool_flag, nargs="?", const=True, default=True, help="verbose output")
     parser.add_argument("--project", default=ROOT_REL / "runs/val-cls", help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")

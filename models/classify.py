@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from models.autoshape import ImageInput, image_size, to_rgb_array
+from models.backends import DetectMultiBackend
 from models.common import Classify
 from models.yolo import ClassificationModel, DetectionModel
 from utils.data.classify_transforms import classify_transforms
@@ -66,6 +67,16 @@ def torchvision_model(name: str, pretrained: bool) -> nn.Module:
                         f"{weights.url} at {dest}, or train from scratch with --pretrained False") from None
 
 
+def load_classifier(weights: str | Path | list, device: torch.device, dnn: bool = False,
+                    half: bool = False) -> DetectMultiBackend:
+    """One classifier of any format this project reads (several weights would make a detection Ensemble)."""
+    if isinstance(weights, (list, tuple)):
+        if len(weights) != 1:
+            raise UserError(f"--weights: classify/val.py and predict.py take one classifier, got {len(weights)}")
+        weights = weights[0]
+    return DetectMultiBackend(weights, device=device, dnn=dnn, fp16=half)
+
+
 def _from_checkpoint(weights: str, nc: int, cutoff: int) -> nn.Module:
     """A classifier .pt as it is; a detection .pt converted at cutoff (YOLOv5 warns: pass a '-cls' model)."""
     from models.loading import attempt_load
@@ -107,6 +118,15 @@ def build_classifier(model: str | Path, nc: int, cutoff: int = 10, pretrained: b
     return net.float()
 
 
+def is_classifier(model: DetectMultiBackend) -> bool:
+    """True for a classifier: a ClassificationModel .pt, or an export whose output is (batch, classes) scores."""
+    if model.pt:
+        return isinstance(model.model, ClassificationModel)
+    shape = model.input_shape or (1, 3, 224, 224)
+    y = model(torch.zeros(shape, device=model.device))
+    return isinstance(y, torch.Tensor) and y.ndim == 2
+
+
 class ClassifierShape(nn.Module):
     """The Python API of a classifier: images (paths, URLs, PIL images, arrays, tensors; alone or in a list), centre
     cropped and normalized as classify/val.py does, or a (B,3,H,W) batch already so -> class probabilities (B, nc)."""
@@ -130,5 +150,6 @@ class ClassifierShape(nn.Module):
             transform = classify_transforms(image_size(size or self.size))
             x = torch.stack([transform(np.ascontiguousarray(to_rgb_array(im, i)[0][..., ::-1]))
                              for i, im in enumerate(items)]).to(device)
-        fp16 = getattr(self.model, "fp16", False)
-        return self.model(x.half() if fp16 else x).float().softmax(1)
+        if hasattr(self.model, "check_input_size"):  # an export made for one input shape
+            self.model.check_input_size(tuple(x.shape[2:]), len(x))
+        return self.model(x).float().softmax(1)

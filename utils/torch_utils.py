@@ -326,3 +326,9 @@ def smart_optimizer(model: nn.Module, name: str = "Adam", lr: float = 0.001, mom
     LOGGER.info(f"optimizer: {type(optimizer).__name__}(lr={lr}) with parameter groups "
                 f"{len(g_bn)} weight(decay=0.0), {len(g_w)} weight(decay={decay}), {len(g_b)} bias")
     return optimizer
+
+
+
+def smartCrossEntropyLoss(label_smoothing: float = 0.0) -> nn.CrossEntropyLoss:  # noqa: N802 (YOLOv5's name)
+    """classify/train.py's loss: cross-entropy against (1 - eps) one-hot + eps / nc uniform targets."""
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)

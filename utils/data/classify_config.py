@@ -1,6 +1,7 @@
 """Classification `--data`: a dataset folder, a dataset name, or a data YAML, resolved to its split folders and class
-names. A name is looked up as YOLOv5 keeps datasets, in a `datasets/` folder beside the repository (then in the
-project's shared data folder, `../shared/datasets`); YOLOv5's hosted classification sets are downloaded there.
+names. A name is looked up among the repository's samples (data/coco8-cls), then where YOLOv5 keeps datasets, a
+`datasets/` folder beside the repository, then the project's shared data folder (`../shared/datasets`); YOLOv5's
+hosted classification sets are downloaded to `datasets/`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from utils.errors import UserError
 from utils.files import ROOT, check_file, yaml_load
 from utils.logger import LOGGER
 
-DATASETS_DIRS = (ROOT.parent / "datasets", ROOT.parent / "shared" / "datasets")  # where a bare name is looked up
+DOWNLOAD_DIR = ROOT.parent / "datasets"
+DATASETS_DIRS = (ROOT / "data", DOWNLOAD_DIR, ROOT.parent / "shared" / "datasets")  # where a bare name is looked up
 HOSTED = ("mnist", "mnist160", "fashion-mnist", "cifar10", "cifar100", "imagenette", "imagenette160",
           "imagenette320", "imagewoof", "imagewoof160", "imagewoof320")  # YOLOv5's release assets (v1.0)
 HOSTED_URL = "https://github.com/ultralytics/yolov5/releases/download/v1.0/{}.zip"
@@ -40,7 +42,7 @@ def _from_name(name: str) -> Path:
     for d in DATASETS_DIRS:
         if (d / name).is_dir():
             return d / name
-    target = DATASETS_DIRS[0]
+    target = DOWNLOAD_DIR
     if name not in HOSTED:
         raise UserError(f"--data {name}: dataset not found in {' or '.join(str(d) for d in DATASETS_DIRS)}; put it "
                         f"at {target / name} (train/<class>/*.jpg and val/<class>/*.jpg) or give its folder path")

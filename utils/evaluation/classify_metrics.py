@@ -11,6 +11,7 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from utils.data.label_scan import TQDM_BAR_FORMAT
+from utils.errors import UserError
 from utils.logger import LOGGER
 from utils.torch_utils import time_sync
 
@@ -31,6 +32,13 @@ class ClassifyResults:
         hits = self.correct[self.targets == c]
         top1, top5 = hits.mean(0).tolist() if len(hits) else (float("nan"), float("nan"))
         return len(hits), top1, top5
+
+
+def check_scores(y: object) -> None:
+    """A classifier's output is one (batch, classes) tensor; a detector's (tuple, or 3-D rows) is refused here."""
+    if not (isinstance(y, torch.Tensor) and y.ndim == 2):
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else f"a {type(y).__name__}"
+        raise UserError(f"the model outputs {shape}, not (batch, classes) scores: it is not a classifier")
 
 
 def topk_hits(topk: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -57,6 +65,7 @@ def evaluate(model: nn.Module | Callable, dataloader: Iterable, criterion: Calla
             t1 = time_sync()
             y = model(images)
             t2 = time_sync()
+            check_scores(y)
             topk.append(y.argsort(1, descending=True)[:, :5])
             targets.append(labels)
             if criterion:

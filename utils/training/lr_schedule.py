@@ -30,6 +30,10 @@ def lr_lambda(epochs: int, lrf: float, cos: bool = False) -> Callable[[float], f
     return lambda x: (1 - x / epochs) * (1.0 - lrf) + lrf
 
 
+CLASSIFY_LRF = 0.01  # classify/train.py decays linearly to this fraction of lr0, lr_lambda(epochs, CLASSIFY_LRF): a
+# constant in YOLOv5 v7.0 (no hyp file), and no warmup
+
+
 def warmup_iterations(hyp: dict, batches_per_epoch: int) -> int:
     """Warmup length in iterations: warmup_epochs of batches, at least 100."""
     return max(round(hyp["warmup_epochs"] * batches_per_epoch), 100)

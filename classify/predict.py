@@ -1,0 +1,173 @@
+"""Classify images, folders, globs, videos, cameras and streams with a YOLOv5 classifier; print each image's top-5
+classes and save annotated results to runs/predict-cls.
+
+Usage:
+    python classify/predict.py --weights yolov5n-cls.pt --source data/images      # folder
+                                                                   img.jpg          # image
+                                                                   vid.mp4          # video
+                                                                   0                # webcam
+                                                                   'path/*.jpg'     # glob
+    Weights may be .pt, .torchscript, .onnx or an OpenVINO folder (*_openvino_model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from detect import VideoSaver, can_show_windows, open_source, source_fps  # noqa: E402
+from models.checkpoints import strip_optimizer  # noqa: E402
+from models.classify import load_classifier  # noqa: E402
+from utils.annotator import Annotator  # noqa: E402
+from utils.checks import check_args, check_img_size  # noqa: E402
+from utils.data.classify_transforms import classify_transforms  # noqa: E402
+from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.files import ROOT_REL, check_file, increment_path  # noqa: E402
+from utils.inference.sources import classify_source  # noqa: E402
+from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
+from utils.torch_utils import select_device, time_sync  # noqa: E402
+
+
+def top5_text(prob: torch.Tensor, names: dict[int, str]) -> tuple[str, list[str]]:
+    """('bus 0.41, minibus 0.30, ' for the console, ['0.41 bus', ...] for the image and the .txt), best first."""
+    top5 = prob.argsort(0, descending=True)[:5].tolist()
+    return "".join(f"{names[j]} {prob[j]:.2f}, " for j in top5), [f"{prob[j]:.2f} {names[j]}" for j in top5]
+
+
+def annotate(im0: np.ndarray, lines: list[str]) -> np.ndarray:
+    """The top-5 lines written at the image's top-left corner, as YOLOv5 does."""
+    annotator = Annotator(im0, example="abc")
+    y = 32
+    for line in lines:
+        annotator.text((32, y), line, txt_color=(255, 255, 255))
+        y += max(annotator.lw * 8, 12)
+    return annotator.result()
+
+
+@torch.inference_mode()
+def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | Path = ROOT_REL / "data/images",
+        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (224, 224), device: str = "",
+        view_img: bool = False, save_txt: bool = False, nosave: bool = False, augment: bool = False,
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT_REL / "runs/predict-cls",
+        name: str = "exp", exist_ok: bool = False, half: bool = False, dnn: bool = False,
+        vid_stride: int = 1) -> Path:
+    """Classify every frame of source, print its top 5 and save what was asked for; returns the run folder."""
+    check_args(locals(), python=True)
+    source = str(source)
+    save_img = not nosave and not source.endswith(".txt")
+    kind = classify_source(source)
+    if kind.is_url and kind.is_file:
+        source = check_file(source)
+    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
+    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+
+    device = select_device(device)
+    model = load_classifier(weights, device, dnn, half)
+    names = model.names
+    imgsz = model.export_imgsz(check_img_size(list(imgsz), s=model.stride))
+    transform = classify_transforms(tuple(imgsz))
+    dataset = open_source(source, kind, list(imgsz), model.stride, False, vid_stride)
+    bs = len(dataset) if kind.webcam else 1
+    model.check_input_size(tuple(imgsz), bs)
+    videos = VideoSaver(bs)
+    view_img = view_img and can_show_windows()
+
+    seen, dt = 0, [0.0, 0.0, 0.0]
+    for path, _, im0s, vid_cap, s in dataset:
+        t0 = time_sync()
+        frames = im0s if kind.webcam else [im0s]
+        im = torch.stack([transform(x) for x in frames]).to(device)
+        t1 = time_sync()
+        vis = increment_path(save_dir / Path(path if isinstance(path, str) else path[0]).stem, mkdir=True) \
+            if visualize else False
+        logits = model(im, augment=augment, visualize=vis)
+        t2 = time_sync()
+        prob = logits.float().softmax(1)
+        t3 = time_sync()
+        dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2]
+        for i, p in enumerate(prob):
+            seen += 1
+            if kind.webcam:
+                file, im0, frame = Path(path[i]), im0s[i].copy(), dataset.count
+                s += f"{i}: "
+            else:
+                file, im0, frame = Path(path), im0s.copy(), getattr(dataset, "frame", 0)
+            s += "%gx%g " % im.shape[2:]
+            console, lines = top5_text(p, names)
+            s += console
+            if save_txt:
+                suffix = "" if dataset.mode == "image" else f"_{frame}"
+                with open(save_dir / "labels" / f"{file.stem}{suffix}.txt", "a") as f:
+                    f.write("\n".join(lines) + "\n")
+            if save_img or view_img:
+                im0 = annotate(im0, lines)
+            if view_img:
+                import cv2
+
+                cv2.imshow(str(file), im0)
+                cv2.waitKey(1)
+            if save_img:
+                if dataset.mode == "image":
+                    import cv2
+
+                    cv2.imwrite(str(save_dir / file.name), im0)
+                else:
+                    videos.write(i, str(save_dir / file.name), im0, source_fps(vid_cap, dataset, i))
+        LOGGER.info(f"{s}{(t2 - t1) * 1e3:.1f}ms")
+    videos.close()
+
+    if seen == 0:
+        raise UserError(f"no readable images or video frames in --source {source}")
+    t = tuple(x / seen * 1e3 for x in dt)
+    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
+    if save_txt or save_img:
+        n = len(list(save_dir.glob("labels/*.txt")))
+        s = f"\n{n} labels saved to {save_dir / 'labels'}" if save_txt else ""
+        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    if update:
+        strip_optimizer(weights[0] if isinstance(weights, (list, tuple)) else weights)
+    return save_dir
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """classify/predict.py's command line, with YOLOv5 v7.0's flags and defaults."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s-cls.pt", help="model path(s)")
+    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/0(webcam)")
+    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="(optional) dataset.yaml path")
+    parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[224], help="inference size h,w")
+    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
+    parser.add_argument("--view-img", action="store_true", help="show results")
+    parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
+    parser.add_argument("--nosave", action="store_true", help="do not save images/videos")
+    parser.add_argument("--augment", action="store_true", help="augmented inference")
+    parser.add_argument("--visualize", action="store_true", help="visualize features")
+    parser.add_argument("--update", action="store_true", help="update all models")
+    parser.add_argument("--project", default=ROOT_REL / "runs/predict-cls", help="save results to project/name")
+    parser.add_argument("--name", default="exp", help="save results to project/name")
+    parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
+    parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
+    parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
+    parser.add_argument("--vid-stride", type=int, default=1, help="video frame-rate stride")
+    opt = parser.parse_args(argv)
+    opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
+    print_args(vars(opt), "classify/predict: ")
+    return opt
+
+
+@exit_on_user_error
+def main(opt: argparse.Namespace) -> None:
+    check_args(vars(opt))
+    run(**vars(opt))
+
+
+if __name__ == "__main__":
+    main(parse_opt())
