@@ -79,6 +79,18 @@ def test_val_loader_separate_masks_match_each_polygon(coco8_seg):
         assert inter >= 0.8 * m.sum() - 8  # on the polygon, not beside it
 
 
+def test_rect_batches_get_masks_of_their_own_shape(coco8_seg):
+    """val's rectangular batches: each mask is 1/4 of its letterboxed, stride-aligned image, not of a square."""
+    loader, _ = create_dataloader(str(coco8_seg / "images" / "val"), IMGSZ, 1, 32, workers=0, rect=True,
+                                  segments=True)
+    shapes = set()
+    for im, labels, _, _, masks in loader:
+        assert masks.shape == (1, im.shape[2] // RATIO, im.shape[3] // RATIO)
+        assert int(masks.max()) == len(labels)
+        shapes.add(tuple(im.shape[2:]))
+    assert len(shapes) > 1 and all(s % 32 == 0 for shape in shapes for s in shape)
+
+
 def test_overlap_labels_sorted_by_mask_area_and_equal_to_the_separate_masks(coco8_seg):
     """v7.0's overlap encoding: labels reordered largest mask first; painting the separate masks in that order
     gives the index mask."""
