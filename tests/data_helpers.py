@@ -53,14 +53,14 @@ class Killed(Exception):
 
 def kill_in_second_epoch(monkeypatch):
     """Make train.py die as epoch 1 starts, after epoch 0 has saved last.pt; returns the real epoch to put back."""
-    import train
+    from engine.trainer import Trainer
 
-    original = train.Trainer.train_epoch
+    original = Trainer.train_epoch
 
     def dies_in_second_epoch(self, epoch, nb):
         if epoch == 1:
             raise Killed
         return original(self, epoch, nb)
 
-    monkeypatch.setattr(train.Trainer, "train_epoch", dies_in_second_epoch)
+    monkeypatch.setattr(Trainer, "train_epoch", dies_in_second_epoch)
     return original

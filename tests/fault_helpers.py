@@ -101,7 +101,7 @@ def _install_probes(events: Path, fault: str) -> None:
     """Wrap Trainer.train_step, Trainer.end_epoch, ComputeLoss and os.replace to log events and inject the fault."""
     import psutil
 
-    import train
+    from engine.trainer import Trainer
     from utils.training.loss import ComputeLoss
 
     proc = psutil.Process()
@@ -116,14 +116,14 @@ def _install_probes(events: Path, fault: str) -> None:
             log("paused")
             time.sleep(3600)
 
-    step, end_epoch, replace, loss = train.Trainer.train_step, train.Trainer.end_epoch, os.replace, ComputeLoss.__call__
+    step, end_epoch, replace, loss = Trainer.train_step, Trainer.end_epoch, os.replace, ComputeLoss.__call__
     nan_from = int(fault.split(":")[1]) if fault.startswith("nan:") else None
 
-    def probed_step(self, imgs, targets, ni, epoch, i):
+    def probed_step(self, batch, ni, epoch, i):
         log("batch", epoch, i)
         maybe_pause(f"batch:{epoch}:{i}")
         state["training_epoch"] = epoch
-        return step(self, imgs, targets, ni, epoch, i)
+        return step(self, batch, ni, epoch, i)
 
     def probed_loss(self, preds, targets):
         value, items = loss(self, preds, targets)
@@ -144,7 +144,7 @@ def _install_probes(events: Path, fault: str) -> None:
             maybe_pause(f"save:{name}:{state['epoch']}")
         return replace(src, dst, *args, **kwargs)
 
-    train.Trainer.train_step, train.Trainer.end_epoch = probed_step, probed_end_epoch
+    Trainer.train_step, Trainer.end_epoch = probed_step, probed_end_epoch
     ComputeLoss.__call__ = probed_loss
     os.replace = probed_replace
 

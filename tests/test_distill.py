@@ -16,6 +16,7 @@ import torch.nn as nn
 import yaml
 
 import train as train_module
+from engine.trainer import Trainer
 from models.checkpoints import load_checkpoint, save_checkpoint
 from models.loading import attempt_load
 from models.yolo import Model
@@ -130,7 +131,7 @@ def test_checkpoints_hold_no_teacher_or_adapters_and_resume_with_teacher(coco8_y
     assert len(ckpt["optimizer"]["state"]) <= n_params
     assert yaml_load(tmp_path / "exp/opt.yaml")["teacher"] == str(teachers["s"])
 
-    monkeypatch.setattr(train_module.Trainer, "train_epoch", original)
+    monkeypatch.setattr(Trainer, "train_epoch", original)
     log_lines.clear()
     train_module.run(resume=str(last))
     assert any(line.startswith("Resuming training") for line in log_lines)

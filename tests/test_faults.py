@@ -21,6 +21,7 @@ import yaml
 
 import detect
 import train as train_module
+from engine.trainer import Trainer
 import val
 from tests.cli_helpers import one_line_error
 from tests.detect_helpers import make_video, video_props
@@ -144,7 +145,7 @@ def test_loss_turning_nan_stops_naming_epoch_and_batch_and_keeps_finite_checkpoi
 
 def test_amp_skips_the_step_of_a_non_finite_loss():
     """With AMP the GradScaler skips an inf/NaN step and training goes on, counting the skipped steps."""
-    trainer = train_module.Trainer.__new__(train_module.Trainer)
+    trainer = Trainer.__new__(Trainer)
     model = torch.nn.Linear(3, 1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer.model, trainer.amp, trainer.ema, trainer.skipped_steps = model, True, None, 0

@@ -16,6 +16,8 @@ import torch
 import yaml
 
 import train as train_module
+from engine.detect import build_model
+from engine.trainer import Trainer, check_amp, freeze_layers
 from tests.data_helpers import Killed, copy_coco8, kill_in_second_epoch
 from models.checkpoints import load_checkpoint
 from utils.errors import UserError
@@ -70,7 +72,7 @@ def test_ghost_model_trains_and_writes_the_run_folder(coco8_yaml, tmp_path):
 
 def test_weights_transfer_into_the_ghost_model(yolov5n_pt, log_lines):
     opt = argparse.Namespace(cfg=check_yaml("yolov5n-ghostdyn.yaml"), weights=str(yolov5n_pt), resume=False)
-    model, ckpt = train_module.build_model(opt, 80, {}, torch.device("cpu"))
+    model, ckpt = build_model(opt, 80, {}, torch.device("cpu"))
     match = re.search(r"Transferred (\d+)/(\d+) items from", "\n".join(log_lines))
     source = ckpt["model"].float().state_dict()
     same = [k for k, v in model.state_dict().items() if k in source and source[k].shape == v.shape
@@ -91,7 +93,7 @@ def test_killed_run_resumes_with_every_epoch_once(coco8_yaml, tmp_path, monkeypa
     assert load_checkpoint(last)["epoch"] == 0 and _epochs(run_dir) == [0]
     with open(run_dir / "results.csv", "a") as f:  # a row of the epoch in flight, written just before the kill
         f.write(",".join(["1"] + ["0.5"] * len(RESULT_KEYS)) + "\n")
-    monkeypatch.setattr(train_module.Trainer, "train_epoch", original)
+    monkeypatch.setattr(Trainer, "train_epoch", original)
     train_module.run(resume=str(last))
     assert _epochs(run_dir) == [0, 1, 2]
     assert load_checkpoint(last)["epoch"] == -1
@@ -167,17 +169,17 @@ def test_logger_flags_are_accepted_with_one_note(log_lines):
 
 
 def test_amp_is_off_on_cpu():
-    assert train_module.check_amp(torch.nn.Conv2d(3, 3, 1), torch.device("cpu"), 64) is False
+    assert check_amp(torch.nn.Conv2d(3, 3, 1), torch.device("cpu"), 64) is False
 
 
 def test_freeze_first_layers():
     from models.yolo import Model
 
     model = Model("yolov5n.yaml")
-    train_module.freeze_layers(model, [2])
+    freeze_layers(model, [2])
     frozen = {n.split(".")[1] for n, p in model.named_parameters() if not p.requires_grad}
     assert frozen == {"0", "1"}
-    train_module.freeze_layers(model, [0])
+    freeze_layers(model, [0])
     assert all(p.requires_grad for p in model.parameters())
 
 

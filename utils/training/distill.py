@@ -118,10 +118,11 @@ class Distiller:
         self._s: dict = {}
         self.sums, self.count = torch.zeros(4), 0
 
-    def student_forward(self, model: nn.Module, imgs: torch.Tensor) -> list[torch.Tensor]:
-        """The student's raw outputs, its Detect inputs kept for the feature term."""
+    def student_forward(self, model: nn.Module, imgs: torch.Tensor, forward=None) -> list[torch.Tensor]:
+        """The student's raw outputs, its Detect inputs kept for the feature term; `forward` runs the model in its
+        place (the compiled forward of train.py --compile)."""
         with detect_inputs(model, self._s):
-            return model(imgs)
+            return (forward or model)(imgs)
 
     def loss(self, imgs: torch.Tensor, preds: list[torch.Tensor]) -> torch.Tensor:
         """Weighted distillation loss * batch size (YOLOv5's loss scale) for the student's preds on imgs."""

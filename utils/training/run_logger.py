@@ -7,7 +7,6 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from utils.logger import LOGGER, colorstr
@@ -23,15 +22,16 @@ TRAIN_PLOT_BATCHES = 3
 TQDM_BAR_FORMAT = "{l_bar}{bar:10}{r_bar}"  # a short bar, leaving room for the loss columns
 
 
-def progress_header() -> str:
+def progress_header(columns: tuple[str, ...] = PROGRESS_COLUMNS) -> str:
     """The column titles printed above each epoch's progress bar."""
-    return ("%11s" * len(PROGRESS_COLUMNS)) % PROGRESS_COLUMNS
+    return ("%11s" * len(columns)) % columns
 
 
 def progress_row(epoch: int, epochs: int, mean_loss: torch.Tensor, instances: int, size: int) -> str:
     """One progress-bar description: epoch/total, CUDA memory, running mean losses, targets and image size."""
     mem = f"{torch.cuda.memory_reserved() / 1e9 if torch.cuda.is_available() else 0:.3g}G"
-    return ("%11s" * 2 + "%11.4g" * 5) % (f"{epoch}/{epochs - 1}", mem, *mean_loss.tolist(), instances, size)
+    values = (*mean_loss.tolist(), instances, size)
+    return ("%11s" * 2 + "%11.4g" * len(values)) % (f"{epoch}/{epochs - 1}", mem, *values)
 
 
 def csv_line(values: list[float | str], fmt: str) -> str:
@@ -79,27 +79,25 @@ def _tensorboard_writer(save_dir: Path):
 
 
 class RunLogger:
-    """Writes a run folder's results.csv (one row per epoch, exactly once) and scalars, and draws its plots."""
+    """Writes a run folder's results.csv (one row per epoch, exactly once) and scalars, and draws results.png; a
+    training plug-in (its on_* methods are callbacks) for every task, whose columns it is given."""
 
-    def __init__(self, save_dir: Path, plots: bool = True, writer=None, tensorboard: bool = True):
+    def __init__(self, save_dir: Path, plots: bool = True, writer=None, tensorboard: bool = True,
+                 keys: tuple[str, ...] = RESULT_KEYS):
         self.save_dir = Path(save_dir)
         self.csv = self.save_dir / "results.csv"
         self.plots = plots
+        self.keys = tuple(keys)
         self.tb = writer if writer is not None else (_tensorboard_writer(self.save_dir) if tensorboard else None)
 
-    def log_labels(self, labels: np.ndarray, names: dict) -> None:
-        """labels.jpg: class counts and box statistics of the training set."""
-        if self.plots:
-            from utils.evaluation.plots import plot_labels
+    def on_train_start(self, trainer) -> None:
+        self.forget_from(trainer.start_epoch)
 
-            plot_labels(labels, names, self.save_dir)
+    def on_fit_epoch_end(self, trainer) -> None:
+        self.log_epoch(trainer.epoch, list(trainer.metrics.values()))
 
-    def log_train_batch(self, ni: int, imgs: torch.Tensor, targets: torch.Tensor, paths: list, names: dict) -> None:
-        """train_batch0..2.jpg: the first augmented batches as the model sees them."""
-        if self.plots and ni < TRAIN_PLOT_BATCHES:
-            from utils.evaluation.plots import plot_images
-
-            plot_images(imgs, targets, paths, self.save_dir / f"train_batch{ni}.jpg", names=names)
+    def on_train_end(self, trainer) -> None:
+        self.finish()
 
     def forget_from(self, epoch: int) -> None:
         """Drop rows of this epoch and later (a resumed run redoes them)."""
@@ -110,14 +108,14 @@ class RunLogger:
 
     def log_epoch(self, epoch: int, values: list[float]) -> None:
         """Add epoch's row to results.csv (replacing any earlier row of that epoch) and to TensorBoard."""
-        if len(values) != len(RESULT_KEYS):
-            raise ValueError(f"log_epoch needs {len(RESULT_KEYS)} values ({', '.join(RESULT_KEYS)}), got {len(values)}")
+        if len(values) != len(self.keys):
+            raise ValueError(f"log_epoch needs {len(self.keys)} values ({', '.join(self.keys)}), got {len(values)}")
         header, rows = read_csv_rows(self.csv)
-        header = header or csv_line(["epoch", *RESULT_KEYS], "%20s")
+        header = header or csv_line(["epoch", *self.keys], "%20s")
         rows = [r for r in rows if _row_epoch(r) < epoch]
         write_atomic(self.csv, header + "".join(rows) + csv_line([epoch, *values], "%20.5g"))
         if self.tb:
-            for k, v in zip(RESULT_KEYS, values):
+            for k, v in zip(self.keys, values):
                 self.tb.add_scalar(k, v, epoch)
 
     def finish(self) -> None:
