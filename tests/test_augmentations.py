@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import golden
 from utils.data import augmentations as aug
-from utils.data.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, draw_flips, flip,
-                                 letterbox, mixup, mixup_segments, mosaic4, random_flips, random_perspective,
-                                 random_perspective_segments)
+from utils.data.augmentations import (Albumentations, augment_hsv, bbox_ioa, box_candidates, copy_paste, draw_flips,
+                                      flip, letterbox, mixup, mixup_segments, mosaic4, random_flips,
+                                      random_perspective, random_perspective_segments)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Instance masks from polygons: YOLOv5 v7.0's numbers (seg_data.npz) and the per-object fast path against a full fill."""
+"""Instance masks from polygons: YOLOv5 v7.0's numbers (seg_data.npz), and the per-object path against a full fill."""
 
 from __future__ import annotations
 

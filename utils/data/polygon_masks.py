@@ -1,4 +1,4 @@
-"""Instance masks rasterised from pixel polygons, at 1/ratio of the image size, as YOLOv5 v7.0's seg dataloader makes them.
+"""Instance masks rasterised from pixel polygons at 1/ratio of the image size, as YOLOv5 v7.0's seg loader makes them.
 
 A polygon's points are truncated to int32, filled with OpenCV at full size and shrunk with cv2.resize (bilinear).
 Each output pixel of that resize reads only its own ratio x ratio block, so when the image divides by the ratio a
