@@ -26,10 +26,11 @@ import torch.distributed as dist  # noqa: E402
 
 from engine.detect import DetectTask  # noqa: E402
 from engine.distill import Distillation  # noqa: E402
+from engine.task import Task  # noqa: E402
 from engine.trainer import run_training  # noqa: E402
 from utils.checks import check_args  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.files import ROOT_REL, RunLock, check_file, check_yaml, increment_path  # noqa: E402
+from utils.files import RunLock, check_file, check_yaml, increment_path, root_rel  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.evolve import (constrain, evolvable, history, load_population, mutate,  # noqa: E402
                                    record_generation)
@@ -46,17 +47,19 @@ def plugins_from(opt: argparse.Namespace) -> list:
     return []
 
 
-def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device) -> tuple:
-    """Train with opt (see parse_opt) on device; returns (P, R, mAP50, mAP50-95, val box, obj, cls losses)."""
-    return run_training(DetectTask(), load_hyp(hyp), opt, device, plugins_from(opt))
+def train(hyp: str | Path | dict, opt: argparse.Namespace, device: torch.device, task: Task | None = None) -> tuple:
+    """Train with opt (see parse_opt) on device; returns the final validation row (metrics, then val losses)."""
+    return run_training(task or DetectTask(), load_hyp(hyp), opt, device, plugins_from(opt))
 
 
-def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Namespace:
+def parse_opt(known: bool = False, args: list[str] | None = None, task: Task | None = None) -> argparse.Namespace:
+    """train.py's flags (YOLOv5's); a task other than detection changes the defaults and adds its own flags."""
+    root = root_rel()
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", type=str, default=ROOT_REL / "yolov5s.pt", help="initial weights path")
+    parser.add_argument("--weights", type=str, default=root / "yolov5s.pt", help="initial weights path")
     parser.add_argument("--cfg", type=str, default="", help="model.yaml path")
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--hyp", type=str, default=ROOT_REL / "data/hyps/hyp.scratch-low.yaml", help="hyperparameters path")
+    parser.add_argument("--data", type=str, default=root / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--hyp", type=str, default=root / "data/hyps/hyp.scratch-low.yaml", help="hyperparameters path")
     parser.add_argument("--epochs", type=int, default=100, help="total training epochs")
     parser.add_argument("--batch-size", type=int, default=16, help="total batch size for all GPUs, -1 for autobatch")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="train, val image size (pixels)")
@@ -67,7 +70,7 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--noautoanchor", action="store_true", help="disable AutoAnchor")
     parser.add_argument("--noplots", action="store_true", help="save no plot files")
     parser.add_argument("--evolve", type=int, nargs="?", const=300, help="evolve hyperparameters for x generations")
-    parser.add_argument("--evolve_population", type=str, default=ROOT_REL / "data/hyps",
+    parser.add_argument("--evolve_population", type=str, default=root / "data/hyps",
                         help="location for loading population")
     parser.add_argument("--resume_evolve", type=str, default=None, help="resume evolve from last generation")
     parser.add_argument("--cache", type=str, nargs="?", const="ram", help="image --cache ram/disk")
@@ -78,7 +81,7 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--optimizer", type=str, choices=["SGD", "Adam", "AdamW"], default="SGD", help="optimizer")
     parser.add_argument("--sync-bn", action="store_true", help="use SyncBatchNorm, only available in DDP mode")
     parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
-    parser.add_argument("--project", default=ROOT_REL / "runs/train", help="save to project/name")
+    parser.add_argument("--project", default=root / "runs/train", help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--quad", action="store_true", help="quad dataloader")
@@ -100,13 +103,16 @@ def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Na
     parser.add_argument("--upload_dataset", nargs="?", const=True, default=False, help='Upload data, "val" option')
     parser.add_argument("--bbox_interval", type=int, default=-1, help="Set bounding-box image logging interval")
     parser.add_argument("--artifact_alias", type=str, default="latest", help="Version of dataset artifact to use")
+    if hasattr(task, "add_arguments"):
+        task.add_arguments(parser)
+        parser.set_defaults(**task.cli_defaults())
     return parser.parse_known_args(args)[0] if known else parser.parse_args(args)
 
 
-def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
+def prepare_options(opt: argparse.Namespace, task: Task | None = None) -> argparse.Namespace:
     """Resolve files and the run folder; for --resume, the interrupted run's own options."""
     if opt.resume and not opt.evolve:
-        return resume_options(opt.resume, Path(opt.project).parent, defaults=vars(parse_opt(args=[])))
+        return resume_options(opt.resume, Path(opt.project).parent, defaults=vars(parse_opt(args=[], task=task)))
     opt.data, opt.cfg = check_file(opt.data), check_yaml(opt.cfg) if opt.cfg else ""
     opt.hyp = load_hyp(opt.hyp)  # checked before anything trains; a dict from here on, as opt.yaml records it
     opt.weights, opt.project = str(opt.weights), str(opt.project)
@@ -118,8 +124,8 @@ def prepare_options(opt: argparse.Namespace) -> argparse.Namespace:
         raise UserError(f"--teacher-warmup-steps {opt.teacher_warmup_steps} must be 0 (no warm start) or more")
     opt.teacher = str(Path(opt.teacher).resolve()) if opt.teacher and Path(opt.teacher).is_file() else opt.teacher
     if opt.evolve:
-        if opt.project == str(ROOT_REL / "runs/train"):
-            opt.project = str(ROOT_REL / "runs/evolve")
+        if Path(opt.project).parent == root_rel() / "runs" and Path(opt.project).name.startswith("train"):
+            opt.project = str(root_rel() / "runs" / Path(opt.project).name.replace("train", "evolve"))
         opt.exist_ok, opt.resume = opt.resume, False
     if opt.name == "cfg":
         opt.name = Path(opt.cfg).stem
@@ -149,7 +155,7 @@ def init_distributed(opt: argparse.Namespace, device: torch.device) -> torch.dev
     return device
 
 
-def evolve(opt: argparse.Namespace, device: torch.device) -> None:
+def evolve(opt: argparse.Namespace, device: torch.device, task: Task | None = None) -> None:
     """--evolve N: N trainings with mutated hyps, recorded in evolve.csv; the best in hyp_evolve.yaml."""
     defaults = {k: v for p in plugins_from(opt) for k, v in getattr(p, "hyp_defaults", {}).items()}
     hyp, limits = evolvable({**defaults, **load_hyp(opt.hyp)}, opt.noautoanchor)
@@ -162,7 +168,7 @@ def evolve(opt: argparse.Namespace, device: torch.device) -> None:
         data = history(evolve_csv)
         done = 0 if data is None else len(data)  # generation 1 trains --hyp, the next ones the population
         hyp = constrain(population[done - 1], limits) if 1 <= done <= len(population) else mutate(hyp, limits, data)
-        results = train(dict(hyp), opt, device)
+        results = train(dict(hyp), opt, device, task)
         record_generation(tuple(float(x) for x in results), hyp, save_dir)
         sync_bucket(opt.bucket, evolve_csv, f"gs://{opt.bucket}")
     from utils.evaluation.plots import plot_evolve
@@ -193,12 +199,12 @@ def note_logger_flags(opt: argparse.Namespace) -> None:
                     f"installed; ignored")
 
 
-def main(opt: argparse.Namespace) -> None:
+def main(opt: argparse.Namespace, task: Task | None = None) -> None:
     if rank() in {-1, 0}:
         print_args(vars(opt), "train: ")
         note_logger_flags(opt)
     check_args(vars(opt), special={"batch_size": ((-1, "AutoBatch"),)})
-    opt = prepare_options(opt)
+    opt = prepare_options(opt, task)
     device = select_device(opt.device, batch_size=opt.batch_size)
     if local_rank() != -1:
         device = init_distributed(opt, device)
@@ -207,18 +213,18 @@ def main(opt: argparse.Namespace) -> None:
         opt.save_dir = run_dir[0]
     try:
         with RunLock(opt.save_dir) if rank() in {-1, 0} else contextlib.nullcontext():
-            evolve(opt, device) if opt.evolve else train(opt.hyp, opt, device)
+            evolve(opt, device, task) if opt.evolve else train(opt.hyp, opt, device, task)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
 
 
-def run(**kwargs) -> argparse.Namespace:
+def run(task: Task | None = None, **kwargs) -> argparse.Namespace:
     """Python entry: run(data='coco8.yaml', cfg='yolov5n-ghostdyn.yaml', weights='', imgsz=320, epochs=3)."""
-    opt = parse_opt(True)
+    opt = parse_opt(True, task=task)
     for k, v in kwargs.items():
         setattr(opt, k, v)
-    main(opt)
+    main(opt, task)
     return opt
 
 
