@@ -230,6 +230,9 @@ class Trainer:
         self.mloss = mloss
         lr = [x["lr"] for x in self.optimizer.param_groups[:3]]  # YOLOv5's three groups (not a plug-in's)
         self.scheduler.step()
+        if getattr(self.task, "lr_after_step", False):
+            lr = [x["lr"] for x in self.optimizer.param_groups[:3]]
+        lr = lr[:len(lr_keys(self.task))]
         self.callbacks.run("on_train_epoch_end", self)
         return mloss, lr
 
@@ -283,8 +286,7 @@ class Trainer:
     def end_epoch(self, epoch: int, mloss: torch.Tensor, lr: list[float]) -> bool:
         """Rank 0: validate, log the epoch, save checkpoints; True when early stopping ends training."""
         opt = self.opt
-        self.ema.update_attr(de_parallel(self.model), include=["yaml", "nc", "hyp", "names", "stride", "class_weights",
-                                                              "transforms"])
+        self.ema.update_attr(de_parallel(self.model), include=["yaml", "nc", "hyp", "names", "stride", "class_weights"])
         final_epoch = epoch + 1 == opt.epochs or self.stopper.possible_stop
         if not opt.noval or final_epoch:
             self.callbacks.run("on_val_start", self)
@@ -340,10 +342,15 @@ class Trainer:
         self.callbacks.run("on_train_end", self)
 
 
+def lr_keys(task: Task) -> tuple[str, ...]:
+    """The LR columns: YOLOv5's three parameter groups, or the task's own (classification logs one)."""
+    return getattr(task, "lr_keys", ("x/lr0", "x/lr1", "x/lr2"))
+
+
 def result_keys(task: Task) -> tuple[str, ...]:
-    """results.csv's columns after 'epoch': train losses, metrics, val losses, the three LRs."""
+    """results.csv's columns after 'epoch': train losses, metrics, val losses, the LRs."""
     losses = task.loss_names
-    return (*(f"train/{k}" for k in losses), *task.metric_keys, *(f"val/{k}" for k in losses), "x/lr0", "x/lr1", "x/lr2")
+    return (*(f"train/{k}" for k in losses), *task.metric_keys, *(f"val/{k}" for k in losses), *lr_keys(task))
 
 
 def run_training(task: Task, hyp: dict, opt: argparse.Namespace, device: torch.device, plugins: list) -> tuple:

@@ -20,11 +20,10 @@ from utils.boxes import clip_boxes, xywh2xyxy, xyxy2xywh
 from utils.errors import UserError
 from utils.files import increment_path
 from utils.logger import LOGGER
-from utils.evaluation.metrics import ClassCurves, fitness, smooth
+from utils.evaluation.scores import ClassCurves, fitness, smooth
 
 MAX_MOSAIC_SIZE = 1920  # pixels, longest side of a batch preview
 MAX_SUBPLOTS = 16  # images per batch preview
-RESULTS_COLUMNS = (1, 2, 3, 4, 5, 8, 9, 10, 6, 7)  # results.csv: train losses, P, R, val losses, mAPs
 
 
 def _numpy(x) -> np.ndarray:
@@ -188,6 +187,16 @@ def _correlogram(xywh: np.ndarray, file: Path) -> None:
     fig.savefig(file, dpi=200)
 
 
+def results_layout(keys: list[str]) -> list[list[int]]:
+    """results.png's two rows of column indices, for any task's results.csv: train losses and the first half of the
+    metrics above, val losses and the second half below (detection: P, R over mAP50, mAP50-95, as YOLOv5 draws it)."""
+    train = [i for i, k in enumerate(keys) if k.startswith("train/")]
+    val = [i for i, k in enumerate(keys) if k.startswith(("val/", "test/"))]
+    metrics = [i for i, k in enumerate(keys) if k.startswith("metrics/")]
+    half = (len(metrics) + 1) // 2
+    return [train + metrics[:half], val + metrics[half:]]
+
+
 def plot_results(file: str | Path = "path/to/results.csv", dir: str | Path = "") -> None:
     """results.png: losses and metrics per epoch from each results*.csv of a run folder, with a smoothed line."""
     save_dir = Path(file).parent if file else Path(dir)
@@ -197,18 +206,21 @@ def plot_results(file: str | Path = "path/to/results.csv", dir: str | Path = "")
     import pandas as pd  # here, not at the top: with scipy it adds 1.3 s to every val.py and detect.py start
     from scipy.ndimage import gaussian_filter1d
 
-    fig = Figure(figsize=(12, 6), tight_layout=True)
-    ax = fig.subplots(2, 5).ravel()
+    keys = [k.strip() for k in pd.read_csv(files[0], skipinitialspace=True, nrows=0).columns]
+    rows = results_layout(keys)
+    ncol = max(len(r) for r in rows)
+    fig = Figure(figsize=(2.4 * ncol, 6), tight_layout=True)
+    ax = fig.subplots(2, ncol, squeeze=False)
     for f in files:
         data = pd.read_csv(f, skipinitialspace=True)
-        keys = [k.strip() for k in data.columns]
         x = data.values[:, 0]
-        for i, j in enumerate(RESULTS_COLUMNS):
-            y = data.values[:, j].astype(float)
-            ax[i].plot(x, y, marker=".", label=f.stem, linewidth=2, markersize=8)
-            ax[i].plot(x, gaussian_filter1d(y, sigma=3), ":", label="smooth", linewidth=2)
-            ax[i].set_title(keys[j], fontsize=12)
-    ax[1].legend()
+        for r, columns in enumerate(rows):
+            for c, j in enumerate(columns):
+                y = data.values[:, j].astype(float)
+                ax[r, c].plot(x, y, marker=".", label=f.stem, linewidth=2, markersize=8)
+                ax[r, c].plot(x, gaussian_filter1d(y, sigma=3), ":", label="smooth", linewidth=2)
+                ax[r, c].set_title(keys[j], fontsize=12)
+    ax[0, min(1, ncol - 1)].legend()
     fig.savefig(save_dir / "results.png", dpi=200)
 
 
