@@ -395,6 +395,15 @@ class DynamicGhostBottleneck(nn.Module):
             _fold_bn(self.shortcut, "2", "3")
 
 
-# YOLOv5 users import these two from models.common; they live in their own modules.
-from models.autoshape import AutoShape  # noqa: E402, F401
-from models.backends import DetectMultiBackend  # noqa: E402, F401
+def __getattr__(name: str):
+    """YOLOv5 users import AutoShape and DetectMultiBackend from models.common. They sit above this module (they load
+    models built from these blocks), so they are looked up on first use rather than imported here."""
+    if name == "AutoShape":
+        from models.autoshape import AutoShape
+
+        return AutoShape
+    if name == "DetectMultiBackend":
+        from models.backends import DetectMultiBackend
+
+        return DetectMultiBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from utils.boxes import box_iou
+from utils.evaluation.scores import ClassCurves, fitness, smooth  # noqa: F401  (imported from here too)
 
 IOU_THRESHOLDS = (0.5, 0.95, 10)  # linspace arguments of the COCO IoU thresholds 0.50:0.05:0.95
 
@@ -16,20 +16,6 @@ IOU_THRESHOLDS = (0.5, 0.95, 10)  # linspace arguments of the COCO IoU threshold
 def iou_thresholds(device: torch.device | str = "cpu") -> torch.Tensor:
     """The ten COCO IoU thresholds, as float32 like YOLOv5 so that matches at the boundaries agree."""
     return torch.linspace(*IOU_THRESHOLDS, device=device)
-
-
-def fitness(x: np.ndarray) -> np.ndarray:
-    """Model selection score per row of [P, R, mAP50, mAP50-95, ...]: 0.1 * mAP50 + 0.9 * mAP50-95."""
-    w = np.array([0.0, 0.0, 0.1, 0.9])
-    return (np.asarray(x)[:, :4] * w).sum(1)
-
-
-def smooth(y: np.ndarray, f: float = 0.05) -> np.ndarray:
-    """Box-filter y over a window of fraction f of its length, edges padded, so the F1 maximum is not a spike."""
-    nf = round(len(y) * f * 2) // 2 + 1  # odd window length
-    pad = np.ones(nf // 2)
-    padded = np.concatenate((pad * y[0], y, pad * y[-1]))
-    return np.convolve(padded, np.ones(nf) / nf, mode="valid")
 
 
 def match_predictions(detections: torch.Tensor, labels: torch.Tensor, iouv: torch.Tensor) -> torch.Tensor:
@@ -71,20 +57,6 @@ def compute_ap(recall: np.ndarray, precision: np.ndarray) -> tuple[float, np.nda
     mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
     x = np.linspace(0, 1, 101)
     return float(np.trapezoid(np.interp(x, mrec, mpre), x)), mpre, mrec
-
-
-class ClassCurves(NamedTuple):
-    """Per labelled class, over confidence thresholds px (0..1): precision, recall, F1; the IoU 0.5 PR curve py
-    (over recall px); AP (nc, n_iou). What ap_per_class summarizes and plots.plot_ap_curves draws."""
-
-    px: np.ndarray
-    py: list
-    p: np.ndarray
-    r: np.ndarray
-    f1: np.ndarray
-    ap: np.ndarray
-    classes: np.ndarray
-    n_labels: np.ndarray
 
 
 def class_curves(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray,
@@ -134,7 +106,7 @@ def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_
     YOLOv5's signature: plot=True also draws its PR/F1/P/R curve images into save_dir (names {id: name} or a list)."""
     curves = class_curves(tp, conf, pred_cls, target_cls, eps)
     if plot:
-        from utils.evaluation.plots import plot_ap_curves  # here, not at the top: plots imports this module
+        from utils.evaluation.plots import plot_ap_curves  # here: matplotlib loads only for a drawing
 
         plot_ap_curves(curves, save_dir, names if isinstance(names, dict) else dict(enumerate(names)), prefix)
     return at_best_f1(curves, eps)
@@ -186,7 +158,7 @@ class ConfusionMatrix:
 
     def plot(self, normalize: bool = True, save_dir: str | Path = "", names: dict | list | tuple = ()) -> None:
         """YOLOv5's confusion_matrix.png in save_dir (its method; the drawing lives in plots)."""
-        from utils.evaluation.plots import plot_confusion_matrix  # here, not at the top: plots imports this module
+        from utils.evaluation.plots import plot_confusion_matrix  # here: matplotlib loads only for a drawing
 
         plot_confusion_matrix(self.matrix, self.nc, names, save_dir, normalize)
 
