@@ -236,6 +236,7 @@ def test_mlflow_file_store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())  # a local store without a database
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 asks for this to use a file store
+    monkeypatch.setenv("YOLOv5_MLFLOW", "true")
     opt = train_opt()
     trainer = fake_trainer(tmp_path, opt)
     df = results_csv(trainer.save_dir)
