@@ -30,6 +30,7 @@ from utils.annotator import Annotator  # noqa: E402
 from utils.checks import check_args, check_img_size  # noqa: E402
 from utils.data.classify_transforms import classify_transforms  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.evaluation.classify_metrics import check_scores  # noqa: E402
 from utils.files import ROOT_REL, check_file, increment_path  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
@@ -90,6 +91,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | 
             if visualize else False
         logits = model(im, augment=augment, visualize=vis)
         t2 = time_sync()
+        check_scores(logits)
         prob = logits.float().softmax(1)
         t3 = time_sync()
         dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2]
