@@ -16,6 +16,7 @@ from models.loading import attempt_load
 from models.yolo import ClassificationModel, DetectionModel
 from tests.conftest import golden, shared_path
 from utils.errors import UserError
+from utils.files import ROOT
 from utils.torch_utils import smart_optimizer
 from utils.training.lr_schedule import CLASSIFY_LRF, lr_lambda
 
@@ -154,3 +155,13 @@ def test_hub_wrapper_gives_probabilities(bus_jpg, zidane_jpg):
     assert model.names[int(p[1].argmax())] == "person"
     with pytest.raises(UserError, match="take one classifier"):
         load_classifier(["a.pt", "b.pt"], torch.device("cpu"))
+
+
+def test_torch_hub_custom_classifier_returns_probabilities(bus_jpg):
+    from PIL import Image
+
+    model = torch.hub.load(str(ROOT), "custom", str(shared_path("weights/yolov5n-cls-coco128cls.pt")), source="local",
+                           _verbose=False)
+    assert isinstance(model, ClassifierShape)
+    p = model([str(bus_jpg), Image.open(bus_jpg)])
+    assert p.shape == (2, 12) and torch.allclose(p[0], p[1]) and torch.allclose(p.sum(1), torch.ones(2))
