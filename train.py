@@ -25,7 +25,7 @@ import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 from engine.detect import DetectTask  # noqa: E402
-from engine.distill import Distillation  # noqa: E402
+from engine.teacher import Distillation  # noqa: E402
 from engine.task import Task  # noqa: E402
 from engine.trainer import run_training  # noqa: E402
 from utils.checks import check_args  # noqa: E402
@@ -35,7 +35,7 @@ from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.training.evolve import (constrain, evolvable, history, load_population, mutate,  # noqa: E402
                                    record_generation)
 from utils.training.hyps import load_hyp  # noqa: E402
-from utils.training.resume import resume_options  # noqa: E402
+from engine.resume import resume_options  # noqa: E402
 from utils.distributed import local_rank, rank, world_size  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
 

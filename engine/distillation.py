@@ -7,7 +7,7 @@ dist_feat: the student's Detect inputs imitate the teacher's (MSE over the teach
   least CLS_CONF); dist_box: decoded boxes match
   the teacher's where its objectness is at least BOX_CONF.
 The teacher and the adapters stay outside the student, so checkpoints keep YOLOv5's layout. How the teacher runs
-(ONNX Runtime on CPU) is utils/training/teacher_runtime.py's concern.
+(ONNX Runtime on CPU) is engine/teacher_runtime.py's concern.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from models.loading import attempt_load
 from utils.errors import UserError
 from utils.training.hyps import GAIN, register_hyps
-from utils.training.teacher_runtime import detect_inputs, teacher_runner
+from engine.teacher_runtime import detect_inputs, teacher_runner
 from utils.logger import LOGGER, colorstr
-from utils.torch_utils import RANK, de_parallel
+from utils.distributed import rank
+from utils.torch_utils import de_parallel
 
 DIST_HYP = {"dist_feat": 0.5, "dist_obj": 1.0, "dist_cls": 1.0, "dist_box": 0.05}
 register_hyps({k: GAIN for k in DIST_HYP})  # hyp files and --evolve may set them
@@ -112,7 +113,7 @@ class Distiller:
         channels = [[m.in_channels for m in x.model[-1].m] for x in (s, teacher)]
         self.adapters = Adapters(*channels).to(next(s.parameters()).device)
         self.params = list(self.adapters.parameters())
-        if RANK != -1 and self.params:  # DDP keeps the adapters equal across processes
+        if rank() != -1 and self.params:  # DDP keeps the adapters equal across processes
             self.adapters = nn.parallel.DistributedDataParallel(self.adapters)
         self.student_anchors = s.model[-1].anchors
         self._s: dict = {}

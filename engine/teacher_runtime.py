@@ -1,9 +1,9 @@
 """How the frozen distillation teacher runs: from a batch of images to Detect's raw maps and Detect's inputs.
 
 On CPU the teacher is exported once, in memory, to ONNX and run by ONNX Runtime: MLAS's blocked convolutions take
-0.6-0.8x eager PyTorch's CPU time (yolov5n, batch 8 at 320, 1 thread: 0.13-0.18 s against 0.17-0.26 s), the
-teacher being most of what distillation adds to a step. Batch, height and width stay free for the last batch, --rect
-and --multi-scale. On CUDA (fp16), or where the export or session fails (one line says why), it runs in PyTorch.
+less CPU time than eager PyTorch (docs/speed_notes.md), the teacher being most of what distillation adds to a step.
+Batch, height and width stay free for the last batch, --rect and --multi-scale. On CUDA (fp16), or where the export
+or session fails (one line says why), it runs in PyTorch.
 """
 
 from __future__ import annotations

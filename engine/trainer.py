@@ -31,7 +31,7 @@ from utils.torch_utils import ModelEMA, de_parallel, init_seeds, smart_optimizer
 from utils.training.autobatch import check_train_batch_size
 from utils.training.early_stopping import EarlyStopping
 from utils.training.lr_schedule import accumulation, apply_warmup, lr_lambda, warmup_iterations
-from utils.training.resume import restore_state
+from engine.resume import restore_state
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger
 
 GRAD_CLIP = 10.0

@@ -31,7 +31,7 @@ from utils.data.augmentations import augment_hsv, letterbox, mixup, mosaic4, ran
 from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import list_image_files
 from utils.errors import UserError
-from utils.training.distill import DIST_HYP, output_losses
+from engine.distillation import DIST_HYP, output_losses
 from utils.logger import LOGGER, colorstr
 from utils.torch_utils import intersect_dicts, to_float_image
 

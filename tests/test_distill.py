@@ -23,8 +23,8 @@ from models.yolo import Model
 from tests.data_helpers import Killed, copy_coco8, kill_in_second_epoch
 from utils.errors import UserError
 from utils.files import ROOT, check_yaml, yaml_load
-from utils.training import distill
-from utils.training.distill import DIST_HYP, Distiller, load_teacher
+from engine import distillation as distill
+from engine.distillation import DIST_HYP, Distiller, load_teacher
 from utils.training.hyps import load_hyp
 from utils.training.loss import ComputeLoss
 
@@ -151,7 +151,7 @@ def test_teacher_with_other_strides_is_refused_in_one_line(coco8_yaml, teachers,
 
 def test_warm_start_copies_the_teacher_then_trains_blocks_alone_and_everything_stitched(coco8_yaml, teachers,
                                                                                        log_lines):
-    from utils.training.warm_start import warm_start
+    from engine.warm_start import warm_start
 
     teacher_state = attempt_load(teachers["n"], fuse=False).state_dict()
     student = _model("yolov5n-ghostdyn.yaml", seed=2)
@@ -175,7 +175,7 @@ def test_warm_start_copies_the_teacher_then_trains_blocks_alone_and_everything_s
 def test_warm_start_views_are_augmented_mosaics_or_single_images():
     import cv2
     from utils.data.augmentations import letterbox
-    from utils.training.warm_start import augmented
+    from engine.warm_start import augmented
 
     ims = [cv2.imread(str(f)) for f in sorted((ROOT / "data/coco8/images/train").glob("*.jpg"))[:4]]
     rng = random.Random(0)
@@ -215,7 +215,7 @@ def test_warm_start_reads_mosaic_images_only_for_mosaics_and_each_image_once(tmp
 
 def test_warm_start_mixup_blends_two_views_with_the_hyps_probability(tmp_path):
     import cv2
-    from utils.training.warm_start import image_batches
+    from engine.warm_start import image_batches
 
     for name, value in (("dark", 40), ("light", 200)):
         cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((32, 32, 3), value, np.uint8))

@@ -72,7 +72,7 @@ def test_missing_key_names_it_and_a_likely_typo():
 
 
 def test_registered_add_on_keys_are_accepted_and_checked():
-    import utils.training.distill  # noqa: F401  registers dist_*
+    import engine.distillation  # noqa: F401  registers dist_*
 
     hyp = load_hyp(LOW)
     assert check_hyp({**hyp, "dist_feat": 0.25})["dist_feat"] == 0.25

@@ -10,7 +10,7 @@ import torch
 
 from utils.errors import UserError
 from utils.files import yaml_save
-from utils.training.resume import get_latest_run, restore_state, resume_options
+from engine.resume import get_latest_run, restore_state, resume_options
 
 
 def _touch(path, mtime: float):

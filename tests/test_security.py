@@ -33,7 +33,7 @@ from utils.data.config import check_dataset
 from utils.data.datasets import LoadImagesAndLabels
 from utils.errors import UserError
 from utils.files import ROOT, yaml_load
-from utils.training.resume import resume_options
+from engine.resume import resume_options
 
 
 def _payloads(marker: Path) -> dict[str, _Payload]:

@@ -10,7 +10,7 @@ import torch.nn as nn
 from models.loading import attempt_load
 from tests.conftest import shared_path
 from utils.logger import colorstr
-from utils.training.teacher_runtime import eager_runner, onnx_runner, teacher_runner
+from engine.teacher_runtime import eager_runner, onnx_runner, teacher_runner
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_failed_export_falls_back_to_eager_teacher_in_one_line(teacher, monkeypa
 
 
 def test_runtime_failure_mid_training_falls_back_to_eager_teacher_once(teacher, monkeypatch, log_lines):
-    import utils.training.teacher_runtime as runtime
+    import engine.teacher_runtime as runtime
 
     calls = []
 

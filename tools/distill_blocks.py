@@ -23,7 +23,7 @@ from utils.data.loaders import create_dataloader
 from utils.errors import UserError, exit_on_user_error
 from utils.logger import LOGGER, colorstr
 from utils.torch_utils import keep_freed_memory, select_device
-from utils.training.warm_start import imitating_blocks
+from engine.warm_start import imitating_blocks
 from val import evaluate
 
 ROW = "%-28s%10s%10s%10s"

@@ -9,13 +9,21 @@ import torch
 import torch.nn as nn
 from tqdm import tqdm
 
-from models.yolo import check_anchor_order
 from utils.logger import LOGGER, colorstr
 from utils.training.run_logger import TQDM_BAR_FORMAT
 from utils.torch_utils import de_parallel
 
 PREFIX = colorstr("AutoAnchor: ")
 BPR_GOOD = 0.98  # best possible recall above which the current anchors are kept
+
+
+def check_anchor_order(m: nn.Module) -> None:
+    """Flip a Detect head's anchors when their order of area disagrees with the order of strides."""
+    a = m.anchors.prod(-1).mean(-1).view(-1)
+    da, ds = a[-1] - a[0], m.stride[-1] - m.stride[0]
+    if da and (da.sign() != ds.sign()):
+        LOGGER.info(f"{colorstr('AutoAnchor: ')}Reversing anchor order")
+        m.anchors[:] = m.anchors.flip(0)
 
 
 def ratio_metric(wh: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
