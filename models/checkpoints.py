@@ -21,7 +21,7 @@ import psutil
 import torch
 import torch.nn as nn
 
-from utils.errors import UserError
+from utils.errors import MissingFile, UserError
 from utils.logger import LOGGER
 
 _TORCH_MODULES = (
@@ -70,7 +70,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """torch.load with only the allowed classes; a file naming anything else is refused before any of it runs."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+        raise MissingFile(f"checkpoint not found: {path}")
     try:
         with torch.serialization.safe_globals(_allowed_globals()):
             ckpt = torch.load(path, map_location=map_location, weights_only=True)

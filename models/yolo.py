@@ -461,6 +461,8 @@ def parse_model(d: dict, ch: list[int]) -> tuple[nn.Sequential, list[int]]:
             raise UserError(f"model YAML layer {i}: expected [from, number, module, args], got {layer}")
         try:
             m_, m, args, n_, c2 = _build_layer(i, layer, ch, c2, symbols, gd, gw, no)
+        except UserError:  # already one line naming the layer (a UserError is a ValueError too)
+            raise
         except (TypeError, ValueError, IndexError, KeyError) as e:
             raise UserError(f"model YAML layer {i} {layer}: {type(e).__name__}: {e}") from None
         f = layer[0]

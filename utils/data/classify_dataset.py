@@ -87,7 +87,7 @@ class ClassificationDataset(Dataset):
                 LOGGER.warning(f"{prefix}WARNING ⚠️ about {need / GB:.1f}GB RAM needed to cache images, not caching")
                 return ""
         if mode == "disk":
-            read_only = sorted({str(Path(f).parent) for f in files if not is_writeable(Path(f).parent)})
+            read_only = sorted(str(d) for d in {Path(f).parent for f in files} if not is_writeable(d))
             if read_only:
                 LOGGER.warning(f"{prefix}WARNING ⚠️ --cache disk: {read_only[0]} is not writeable, not caching images")
                 return ""
