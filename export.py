@@ -43,6 +43,7 @@ EXPORT_CHOICES = tuple(arg for arg, _ in FORMATS.values() if arg != "-")
 TF_FORMATS = ("saved_model", "pb", "tflite", "edgetpu", "tfjs")  # all from one onnx2tf conversion
 FP16_ON_CPU = ("openvino", "coreml", "tflite", "ncnn")  # formats whose --half is the converter's, not torch's
 FORMAT_NAMES = {arg: name for name, (arg, _) in FORMATS.items()}
+SEG_FORMATS = ("torchscript", "onnx", "openvino", "engine")  # those whose graphs give segmentation's two outputs
 
 
 class Exports:
@@ -69,6 +70,21 @@ class Exports:
         line = " ".join(str(reason).split())[:400]
         self.failed[name] = line
         LOGGER.info(f"{colorstr(name + ':')} export failure ❌ {seconds:.1f}s: {line}")
+
+
+def is_segmentation(model: nn.Module) -> bool:
+    """A model whose head is Segment: it gives (rows with mask coefficients, prototype masks)."""
+    from models.yolo import Segment
+
+    return isinstance(getattr(model, "model", [None])[-1], Segment)
+
+
+def refuse_segmentation(include: list[str], log: Exports) -> list[str]:
+    """The formats of include that export segmentation models; each other one fails in its own line."""
+    for x in [x for x in include if x not in SEG_FORMATS]:
+        log.fail(FORMAT_NAMES[x], f"{FORMAT_NAMES[x]} export does not support segmentation models; "
+                                  f"use {', '.join(SEG_FORMATS)}")
+    return [x for x in include if x in SEG_FORMATS]
 
 
 def model_metadata(model: nn.Module) -> dict:
@@ -106,11 +122,13 @@ def export_onnx(model: nn.Module, im: torch.Tensor, file: Path, opset: int, dyna
     LOGGER.info(f"\n{prefix} starting export with onnx {onnx.__version__}...")
     f = file.with_suffix(".onnx")
     axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch", 1: "anchors"}}
+    if is_segmentation(model):  # YOLOv5's second output: the prototype masks
+        axes["output1"] = {0: "batch", 2: "mask_height", 3: "mask_width"}
     with atomic_output(f) as tmp:
         with fixed_batch_export(not dynamic):  # static shape: no batch-agnostic detours
             torch.onnx.export(model.cpu() if dynamic else model, (im.cpu() if dynamic else im,), str(tmp),
                               verbose=False, opset_version=opset, do_constant_folding=True, input_names=["images"],
-                              output_names=["output0"], dynamic_axes=axes if dynamic else None, dynamo=False)
+                              output_names=list(axes)[1:], dynamic_axes=axes if dynamic else None, dynamo=False)
         model_onnx = onnx.load(str(tmp))
         onnx.checker.check_model(model_onnx)
         if simplify:
@@ -370,6 +388,9 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
     meta = model_metadata(model)
     calib = calibration_images(data, imgsz, gs) if (int8 or "edgetpu" in include) and data else None
     log = Exports()
+    seg = is_segmentation(model)
+    if seg:
+        include = refuse_segmentation(include, log)
     if "torchscript" in include:
         log("TorchScript", export_torchscript, model, im, file, optimize)
     if "engine" in include and device.type != "cuda":  # said first, not after a useless ONNX export
@@ -396,8 +417,9 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
         h = "--half" if half else ""
         LOGGER.info(f"\nExport complete ({time.time() - t:.1f}s)"
                     f"\nResults saved to {colorstr('bold', file.parent.resolve())}"
-                    f"\nDetect:          python detect.py --weights {files[-1]} {h}"
-                    f"\nValidate:        python val.py --weights {files[-1]} {h}"
+                    f"\n{'Predict: ' if seg else 'Detect:  '}        python {'segment/predict.py' if seg else 'detect.py'} "
+                    f"--weights {files[-1]} {h}"
+                    f"\nValidate:        python {'segment/' if seg else ''}val.py --weights {files[-1]} {h}"
                     f"\nPyTorch Hub:     model = torch.hub.load('.', 'custom', '{files[-1]}', source='local')")
     if log.failed:
         raise UserError(f"export failed for {', '.join(log.failed)} (reasons above); "

@@ -1,7 +1,7 @@
 """Checkpoint files: safe loading (an allow-list of classes, nothing else unpickled) and crash-proof saving.
 
 A `.pt` is a pickle, and a pickle can run any function it names. YOLOv5 checkpoints pickle whole models, so we
-load with `weights_only=True` and allow exactly the classes a detection model is made of.
+load with `weights_only=True` and allow exactly the classes a detection or segmentation model is made of.
 """
 
 from __future__ import annotations
@@ -31,6 +31,19 @@ _TORCH_MODULES = (
 )
 
 
+def _class_method(classes: list[type]):
+    """getattr for the unpickler, limited to a public method of an allowed class: YOLOv5's Segment pickles its
+    `detect` attribute, Detect.forward, as getattr(Detect, 'forward')."""
+
+    def class_method(owner: type, name: str):
+        if owner not in classes or not isinstance(name, str) or name.startswith("_") \
+                or not callable(getattr(owner, name, None)):
+            raise pickle.UnpicklingError(f"GLOBAL builtins.getattr({getattr(owner, '__name__', owner)}, {name!r})")
+        return getattr(owner, name)
+
+    return class_method
+
+
 def _classifier_globals() -> list:
     """What a YOLOv5 classifier checkpoint adds: its model and head classes and the evaluation transform it pickles
     as `model.transforms` (YOLOv5's utils.augmentations CenterCrop and ToTensor, torchvision's Compose, Normalize)."""
@@ -50,8 +63,9 @@ def _allowed_globals() -> list:
 
     from models import yolo
 
-    project = [yolo.DetectionModel, yolo.Detect, yolo.BaseModel] + list(yolo.MODULES.values())
-    aliases = [(yolo.DetectionModel, "models.yolo.Model")]
+    project = [yolo.DetectionModel, yolo.SegmentationModel, yolo.Detect, yolo.BaseModel, yolo.Proto]
+    project += list(yolo.MODULES.values())
+    aliases = [(yolo.DetectionModel, "models.yolo.Model"), (_class_method(project), "builtins.getattr")]
     timm_layers = [CondConv2d, DropPath, SqueezeExcite, (SqueezeExcite, "timm.models._efficientnet_blocks.SqueezeExcite")]
     timm_acts = []
     try:

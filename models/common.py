@@ -180,6 +180,21 @@ class Classify(nn.Module):
         return self.linear(self.drop(self.pool(self.conv(x)).flatten(1)))
 
 
+class Proto(nn.Module):
+    """The segmentation head's prototype masks: c2 maps at twice the resolution of the finest level (stride 4),
+    which each detection mixes with its own coefficients."""
+
+    def __init__(self, c1: int, c_: int = 256, c2: int = 32):
+        super().__init__()
+        self.cv1 = Conv(c1, c_, k=3)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.cv2 = Conv(c_, c_, k=3)
+        self.cv3 = Conv(c_, c2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cv3(self.cv2(self.upsample(self.cv1(x))))
+
+
 @yaml_block(channels=True)
 class GhostConv(nn.Module):
     """GhostNet convolution: half the channels from a convolution, the other half from a cheap 5x5 depth-wise one."""

@@ -1,4 +1,5 @@
-"""YOLOv5 detection model: the Detect head, the model built from a YAML by parse_model, and its summary CLI.
+"""YOLOv5 detection and segmentation models: the Detect and Segment heads, the model built from a YAML by parse_model,
+ and its summary CLI.
 
 Usage: python models/yolo.py --cfg yolov5n-ghostdyn.yaml
 """
@@ -24,7 +25,7 @@ if str(ROOT) not in sys.path:
 # YOLOv5's models.yolo namespace holds every block; importing models.common registers them for parse_model.
 from models.common import (C3, SPP, SPPF, Bottleneck, C3_GhostModule, C3Ghost, Concat, Conv,  # noqa: E402, F401
                            DWConv, DynamicConv, DynamicConvBnAct, DynamicGhostBottleneck, Focus, GhostBottleneck,
-                           GhostConv, GhostModule, fuse_module, replace_default_act)
+                           GhostConv, GhostModule, Proto, fuse_module, replace_default_act)
 from models.common import Classify  # noqa: E402
 from models.registry import CHANNEL_MODULES, MODULES, REPEAT_MODULES, yaml_block  # noqa: E402
 from utils.checks import make_divisible  # noqa: E402
@@ -42,6 +43,7 @@ class Detect(nn.Module):
     dynamic = False  # rebuild grids every call (dynamic-shape export)
     export = False  # return only the decoded tensor
     normalize = False  # xywh divided by the image size, as YOLOv5's TF exports (one INT8 scale fits every output)
+    nm = 0  # trailing raw columns (Segment's mask coefficients): decoded as they are, without the sigmoid
 
     def __init__(self, nc: int = 80, anchors: tuple = (), ch: tuple = (), inplace: bool = True):
         super().__init__()
@@ -80,7 +82,7 @@ class Detect(nn.Module):
     def _forward_uncompiled(self, x: list[torch.Tensor]):
         """Inference under torch.compile runs the head eagerly: inductor's kernel for the decode's sigmoid-split-cat
         over 85 columns took longer than the eager head altogether (640, batch 8, 1 thread: 33 vs 24 ms/image)."""
-        return self.forward(x)
+        return Detect.forward(self, x)  # the detection part alone: a subclass's forward wraps this one
 
     def _head(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """Level i's raw predictions (bs, na, ny, nx, no): YOLOv5's 1x1 convolution, then its NCHW output permuted."""
@@ -109,14 +111,16 @@ class Detect(nn.Module):
             bs, _, ny, nx, _ = x[i].shape
             if self.dynamic or self.grid[i].shape[2:4] != x[i].shape[2:4]:
                 self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
-            xy, wh, conf = x[i].sigmoid().split((2, 2, self.nc + 1), 4)
+            k = self.no - self.nm  # mask coefficients (Segment) stay raw; detection's graph is unchanged
+            y, raw = (x[i][..., :k].sigmoid(), (x[i][..., k:],)) if self.nm else (x[i].sigmoid(), ())
+            xy, wh, conf = y.split((2, 2, self.nc + 1), 4)
             if self.normalize:  # image-size units inside each level, pixel-sized constants folded: no INT8 tensor
                 n = xy.new_tensor([nx, ny])  # of the graph holds pixels, whose range would swamp the scores' scale
                 xy, wh = xy * (2 / n) + self.grid[i] / n, (wh * 2) ** 2 * (self.anchor_grid[i] / (n * self.stride[i]))
             else:
                 xy = (xy * 2 + self.grid[i]) * self.stride[i]
                 wh = (wh * 2) ** 2 * self.anchor_grid[i]
-            z.append(torch.cat((xy, wh, conf), 4).view(bs, -1, self.no))  # no traced size product: Core ML
+            z.append(torch.cat((xy, wh, conf, *raw), 4).view(bs, -1, self.no))  # no traced size product: Core ML
         return (torch.cat(z, 1),) if self.export else (torch.cat(z, 1), x)
 
     def _decode_in_place(self, x: list[torch.Tensor]):
@@ -134,6 +138,8 @@ class Detect(nn.Module):
             y = y.view(bs, self.na, ny, nx, self.no)
             for j in range(bs):
                 torch.sigmoid(x[i][j], out=y[j])
+                if self.nm:
+                    y[j][..., -self.nm:] = x[i][j][..., -self.nm:]
             y[..., :2] = y[..., :2].mul(2).add_(self.grid[i]).mul_(self.stride[i])
             y[..., 2:4] = y[..., 2:4].mul(2).pow_(2).mul_(self.anchor_grid[i])
         return (out,) if self.export else (out, x)
@@ -146,6 +152,28 @@ class Detect(nn.Module):
         grid = torch.stack((xv, yv), 2).expand(shape) - 0.5  # offset so that xy = 2 * sigmoid - 0.5 spans the cell
         anchor_grid = (self.anchors[i] * self.stride[i]).view((1, self.na, 1, 1, 2)).expand(shape)
         return grid, anchor_grid
+
+
+@yaml_block()
+class Segment(Detect):
+    """Detect whose rows also carry nm mask coefficients, plus Proto's nm prototype masks from the finest level.
+
+    Returns (raw maps, protos) in training, (decoded, protos) with `export`, else (decoded, protos, raw maps)."""
+
+    def __init__(self, nc: int = 80, anchors: tuple = (), nm: int = 32, npr: int = 256, ch: tuple = (),
+                 inplace: bool = True):
+        super().__init__(nc, anchors, ch, inplace)
+        self.nm = nm
+        self.npr = npr
+        self.no = 5 + nc + nm
+        self.m = nn.ModuleList(nn.Conv2d(x, self.no * self.na, 1) for x in ch)
+        self.proto = Proto(ch[0], npr, nm)
+        self.detect = Detect.forward  # YOLOv5's Segment.forward calls this attribute: our checkpoints carry it
+
+    def forward(self, x: list[torch.Tensor]):
+        p = self.proto(x[0])  # before Detect.forward, which overwrites x in place
+        x = Detect.forward(self, x)
+        return (x, p) if self.training else (x[0], p) if self.export else (x[0], p, x[1])
 
 
 def check_anchor_order(m: Detect) -> None:
@@ -237,12 +265,14 @@ class DetectionModel(BaseModel):
         m = self.model[-1] if len(self.model) else None
         name = getattr(self, "yaml_file", "dict")
         if not isinstance(m, Detect):
-            raise UserError(f"model config {name}: the last layer must be Detect")
+            raise UserError(f"model config {name}: the last layer must be Detect or Segment")
         s = 256  # a dummy image size that every stride divides
         m.inplace = self.inplace
         try:
             with torch.no_grad():
-                m.stride = torch.tensor([s / x.shape[-2] for x in self.forward(torch.zeros(1, ch, s, s))])
+                maps = self.forward(torch.zeros(1, ch, s, s))
+                maps = maps[0] if isinstance(m, Segment) else maps  # (maps, protos) from a segmentation head
+                m.stride = torch.tensor([s / x.shape[-2] for x in maps])
         except (RuntimeError, TypeError, ValueError, IndexError) as e:
             raise UserError(f"model config {name} builds but cannot run an image: {str(e).splitlines()[0]}") from None
         check_anchor_order(m)
@@ -305,7 +335,25 @@ class DetectionModel(BaseModel):
             mi.bias = nn.Parameter(b.view(-1), requires_grad=True)
 
 
+class SegmentationModel(DetectionModel):
+    """YOLOv5 instance segmentation model: a DetectionModel whose head is Segment (models/segment/*.yaml)."""
+
+    def __init__(self, cfg: str | Path | dict = "yolov5s-seg.yaml", ch: int = 3, nc: int | None = None,
+                 anchors: list | None = None):
+        super().__init__(cfg, ch, nc, anchors)
+
+
 Model = DetectionModel  # YOLOv5's name, kept for checkpoints and user code
+
+
+def model_class(cfg: str | Path | dict) -> type[DetectionModel]:
+    """The model class a model YAML (dict, name or path) builds: SegmentationModel when its head ends in Segment,
+    else DetectionModel, so that callers build any task's model without switching on it."""
+    d = cfg if isinstance(cfg, dict) else yaml_load(check_yaml(cfg))
+    head = d.get("head") if isinstance(d, dict) else None
+    last = head[-1] if isinstance(head, list) and head else None
+    is_segment = isinstance(last, (list, tuple)) and len(last) == 4 and last[2] in ("Segment", "models.yolo.Segment")
+    return SegmentationModel if is_segment else DetectionModel
 
 
 class ClassificationModel(BaseModel):
@@ -431,7 +479,10 @@ def _build_layer(i: int, layer: list, ch: list[int], c2: int, symbols: dict, gd:
         args = [ch[f]]
     elif m is Concat:
         c2 = sum(ch[x] for x in f)
-    elif m is Detect:
+    elif m in (Detect, Segment):
+        if m is Segment:  # (nc, anchors, nm=32, npr=256, ch): the prototype channels scale with the width
+            args += [32, 256][len(args) - 2:]
+            args[3] = make_divisible(args[3] * gw, 8)
         args.append([ch[x] for x in f])
         if isinstance(args[1], int):
             args[1] = [list(range(args[1] * 2))] * len(f)
@@ -501,9 +552,9 @@ def main(opt: argparse.Namespace) -> None:
     im = torch.rand(opt.batch_size, 3, 640, 640).to(device)
     if opt.test:
         for cfg in sorted((ROOT / "models").rglob("yolo*.yaml")):
-            DetectionModel(cfg)
+            model_class(cfg)(cfg)
         return
-    model = DetectionModel(opt.cfg).to(device)
+    model = model_class(opt.cfg)(opt.cfg).to(device)
     if opt.line_profile or opt.profile:
         from utils.torch_utils import time_sync
 

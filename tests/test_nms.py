@@ -106,17 +106,62 @@ def test_bad_thresholds_raise_user_error():
         non_max_suppression(make_pred([]), iou_thres=-0.1)
 
 
+def _golden_settings(g, setting: str) -> dict:
+    """non_max_suppression's keyword arguments for one setting of a golden NMS file."""
+    return dict(conf_thres=float(g[f"{setting}__conf_thres"]), iou_thres=float(g[f"{setting}__iou_thres"]),
+                multi_label=bool(g[f"{setting}__multi_label"]), agnostic=bool(g[f"{setting}__agnostic"]),
+                max_det=int(g[f"{setting}__max_det"]),
+                classes=None if g[f"{setting}__classes_is_none"] else g[f"{setting}__classes"].tolist())
+
+
 @pytest.mark.parametrize("setting", ["default", "multi_label", "agnostic", "classes_1_3", "max_det_10", "val_like"])
 def test_matches_yolov5_golden_detections(setting):
     """../shared/golden/nms.npz (YOLOv5 v7.0, time limit off): row counts and classes exact, boxes/scores 1e-6 rel."""
     g = golden("nms.npz")
-    kw = dict(conf_thres=float(g[f"{setting}__conf_thres"]), iou_thres=float(g[f"{setting}__iou_thres"]),
-              multi_label=bool(g[f"{setting}__multi_label"]), agnostic=bool(g[f"{setting}__agnostic"]),
-              max_det=int(g[f"{setting}__max_det"]),
-              classes=None if g[f"{setting}__classes_is_none"] else g[f"{setting}__classes"].tolist())
-    out = non_max_suppression(torch.from_numpy(g["prediction"]), **kw)
+    out = non_max_suppression(torch.from_numpy(g["prediction"]), **_golden_settings(g, setting))
     for k, ours in enumerate(out):
         ref = g[f"{setting}__out{k}"]
         assert ours.shape == ref.shape, f"image {k}: {len(ours)} rows, YOLOv5 {len(ref)}"
         np.testing.assert_array_equal(ours[:, 5].numpy(), ref[:, 5])
         np.testing.assert_allclose(ours[:, :5].numpy(), ref[:, :5], rtol=1e-6, atol=0)
+
+
+def _label_rows_as_a_set(rows: np.ndarray) -> np.ndarray:
+    """Rows of score exactly 1 (prior labels, tied) sorted lexicographically; the model's rows keep their order."""
+    n = int((rows[:, 4] == 1.0).sum())
+    head = rows[:n][np.lexsort(rows[:n, ::-1].T)]
+    return np.concatenate((head, rows[n:]))
+
+
+@pytest.mark.parametrize("setting", ["default", "multi_label", "agnostic", "classes_1_3", "max_det_10", "val_like",
+                                     "hybrid_labels"])
+def test_matches_yolov5_golden_with_mask_coefficients(setting):
+    """../shared/golden/seg_nms.npz (v7.0, nm=32): the 32 mask columns come out multiplied by objectness, label rows
+    (score 1, zero masks) first; counts and classes exact, boxes, scores and mask columns 1e-6 relative."""
+    g = golden("seg_nms.npz")
+    assert sorted(g["settings"].tolist()) == sorted(["default", "multi_label", "agnostic", "classes_1_3",
+                                                     "max_det_10", "val_like", "hybrid_labels"])
+    labels = [torch.from_numpy(g["labels0"]), torch.from_numpy(g["labels1"])] if g[f"{setting}__with_labels"] else ()
+    out = non_max_suppression(torch.from_numpy(g["prediction"]), **_golden_settings(g, setting), labels=labels,
+                              nm=int(g["nm"]))
+    for k, ours in enumerate(out):
+        ref = _label_rows_as_a_set(g[f"{setting}__out{k}"])
+        ours = _label_rows_as_a_set(ours.numpy())
+        assert ours.shape == ref.shape == (len(ref), 38), f"image {k}: {ours.shape}, YOLOv5 {ref.shape}"
+        np.testing.assert_array_equal(ours[:, 5], ref[:, 5])
+        np.testing.assert_allclose(ours[:, :5], ref[:, :5], rtol=1e-6, atol=0)
+        np.testing.assert_allclose(ours[:, 6:], ref[:, 6:], rtol=1e-6, atol=0)
+    if labels:
+        assert (out[0][:1, 4] == 1).all() and (out[0][:1, 6:] == 0).all()
+
+
+def test_mask_coefficients_scaled_by_objectness_and_empty_shape():
+    """A row's mask columns come out times its objectness; images without detections give (0, 6 + nm)."""
+    pred = torch.zeros(2, 1, 5 + 2 + 3)
+    pred[0, 0, :7] = torch.tensor([50.0, 50.0, 20.0, 20.0, 0.5, 0.2, 0.9])
+    pred[0, 0, 7:] = torch.tensor([1.0, -2.0, 4.0])
+    out = non_max_suppression(pred, conf_thres=0.25, nm=3)
+    assert [o.shape for o in out] == [(1, 9), (0, 9)]
+    torch.testing.assert_close(out[0][0], torch.tensor([40.0, 40.0, 60.0, 60.0, 0.45, 1.0, 0.5, -1.0, 2.0]))
+    with pytest.raises(UserError, match="no class score"):
+        non_max_suppression(pred, nm=5)

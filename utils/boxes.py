@@ -71,18 +71,38 @@ def clip_boxes(boxes: Array, shape: tuple[int, int]) -> None:
         boxes[..., [1, 3]] = boxes[..., [1, 3]].clip(0, shape[0])
 
 
-def scale_boxes(img1_shape: tuple, boxes: Array, img0_shape: tuple, ratio_pad: tuple | None = None) -> Array:
-    """Map xyxy boxes from a letterboxed image (img1_shape) back to the original image (img0_shape)."""
+def _letterbox_gain_pad(img1_shape: tuple, img0_shape: tuple, ratio_pad: tuple | None) -> tuple[float, tuple]:
+    """The scale and (x, y) padding that letterboxed img0_shape into img1_shape, or those ratio_pad records."""
     if ratio_pad is None:
         gain = min(img1_shape[0] / img0_shape[0], img1_shape[1] / img0_shape[1])
-        pad = (img1_shape[1] - img0_shape[1] * gain) / 2, (img1_shape[0] - img0_shape[0] * gain) / 2
-    else:
-        gain, pad = ratio_pad[0][0], ratio_pad[1]
+        return gain, ((img1_shape[1] - img0_shape[1] * gain) / 2, (img1_shape[0] - img0_shape[0] * gain) / 2)
+    return ratio_pad[0][0], ratio_pad[1]
+
+
+def scale_boxes(img1_shape: tuple, boxes: Array, img0_shape: tuple, ratio_pad: tuple | None = None) -> Array:
+    """Map xyxy boxes from a letterboxed image (img1_shape) back to the original image (img0_shape)."""
+    gain, pad = _letterbox_gain_pad(img1_shape, img0_shape, ratio_pad)
     boxes[..., [0, 2]] -= pad[0]
     boxes[..., [1, 3]] -= pad[1]
     boxes[..., :4] /= gain
     clip_boxes(boxes, img0_shape)
     return boxes
+
+
+def scale_segments(img1_shape: tuple, segments: np.ndarray, img0_shape: tuple, ratio_pad: tuple | None = None,
+                   normalize: bool = False) -> np.ndarray:
+    """Map (n, 2) xy polygon points in place from a letterboxed image back to the original image, clipped to it;
+    with normalize, as fractions of its width and height (YOLO polygon labels)."""
+    gain, pad = _letterbox_gain_pad(img1_shape, img0_shape, ratio_pad)
+    segments[:, 0] -= pad[0]
+    segments[:, 1] -= pad[1]
+    segments /= gain
+    segments[:, 0] = segments[:, 0].clip(0, img0_shape[1])
+    segments[:, 1] = segments[:, 1].clip(0, img0_shape[0])
+    if normalize:
+        segments[:, 0] /= img0_shape[1]
+        segments[:, 1] /= img0_shape[0]
+    return segments
 
 
 def box_iou(box1: torch.Tensor, box2: torch.Tensor) -> torch.Tensor:

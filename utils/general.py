@@ -3,7 +3,8 @@
 import cv2  # noqa: F401  (YOLOv5 users write `from utils.general import cv2`)
 
 from models.checkpoints import strip_optimizer  # noqa: F401
-from utils.boxes import clip_boxes, scale_boxes, xywh2xyxy, xywhn2xyxy, xyxy2xywh, xyxy2xywhn  # noqa: F401
+from utils.boxes import (clip_boxes, scale_boxes, scale_segments, xywh2xyxy, xywhn2xyxy, xyxy2xywh,  # noqa: F401
+                         xyxy2xywhn)
 from utils.checks import check_img_size, check_suffix, make_divisible  # noqa: F401
 from utils.data.config import check_dataset  # noqa: F401
 from utils.files import check_file, check_yaml, increment_path, yaml_load, yaml_save  # noqa: F401
