@@ -27,7 +27,7 @@ from models.backends import DetectMultiBackend
 from utils.annotator import Annotator, colors
 from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
-from utils.checks import check_args, check_img_size
+from utils.checks import check_args, check_img_size, check_imshow
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, check_file, increment_path, root_rel, safe_filename
 from utils.logger import LOGGER, colorstr, print_args
@@ -39,16 +39,8 @@ from utils.torch_compile import compile_backend
 
 
 def can_show_windows() -> bool:
-    """True when OpenCV can open a window (not with opencv-python-headless or without a display)."""
-    try:
-        cv2.imshow("test", np.zeros((8, 8, 3), dtype=np.uint8))
-        cv2.waitKey(1)
-        cv2.destroyAllWindows()
-        return True
-    except cv2.error:
-        LOGGER.warning("WARNING ⚠️ this environment cannot display images (headless OpenCV or no display), "
-                       "--view-img is ignored")
-        return False
+    """True when OpenCV can open a window; else one warning and --view-img is ignored (never a Qt abort)."""
+    return check_imshow(warn=True)
 
 
 class VideoSaver:
@@ -189,7 +181,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
                         view_img and can_show_windows(), line_thickness, hide_labels, hide_conf, save_format)
     model.warmup(imgsz=(1 if model.pt else bs, 3, *imgsz))
 
-    seen, dt = 0, [0.0, 0.0, 0.0]
+    seen, dt, outputs = 0, [0.0, 0.0, 0.0], OutputNames()
     for path, im, im0s, vid_cap, s in dataset:
         t0 = time_sync()
         im = to_batch(im, model)
@@ -208,6 +200,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
                 s += f"{i}: "
             else:
                 p, im0, frame = Path(path), im0s.copy(), getattr(dataset, "frame", 0)
+            p = p.with_name(outputs.stem(p) + p.suffix)  # a.jpg and a.png (or two folders' a.jpg) get distinct files
             txt_path = str(save_dir / "labels" / p.stem) + ("" if dataset.mode == "image" else f"_{frame}")
             s += "%gx%g " % im.shape[2:]
             if len(det):

@@ -103,6 +103,10 @@ class AutoShape(nn.Module):
         super().__init__()
         self.model = model.eval()
         self.pt = getattr(model, "pt", True)  # a plain DetectionModel is PyTorch too
+        if self.pt:  # as YOLOv5's wrapper: the head returns only the decoded tensor, so the wrapper traces
+            head = (model.model if isinstance(model, DetectMultiBackend) else model).model[-1]
+            if hasattr(head, "export"):
+                head.inplace, head.export = False, True
         self.stride = model.stride if isinstance(model.stride, int) else int(model.stride.max())
         self.names = model.names
 

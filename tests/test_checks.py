@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from utils.checks import MAX_IMAGE_SIZE, check_args, check_img_size
+from utils.checks import MAX_IMAGE_SIZE, check_args, check_freeze, check_img_size, check_imshow
 from utils.errors import UserError
 
 AUTOBATCH = {"batch_size": ((-1, "AutoBatch"),)}
@@ -79,3 +82,39 @@ def test_numpy_numbers_pass_as_python_callers_give_them():
                 "imgsz": (np.int32(320),)}, python=True)
     with pytest.raises(UserError, match=r"^classes=-1 is invalid"):
         check_args({"classes": np.array([0, -1])}, python=True)
+
+
+@pytest.mark.parametrize("freeze, message", [
+    ([30], "--freeze 30 freezes the first 30 layers, but the model has 25 (0-24) and nothing would be left to train; "
+           "give at most 24"),
+    ([25], "--freeze 25 freezes the first 25 layers, but the model has 25"),
+    ([3, 40], "--freeze 3 40: layer 40 is beyond the model's 25 layers (0-24)"),
+    (list(range(25)), "freezes all 25 layers of the model; nothing would be left to train"),
+])
+def test_freeze_beyond_the_model_is_one_line_with_the_layer_count(freeze, message):
+    with pytest.raises(UserError) as e:
+        check_freeze(freeze, 25)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_freeze_within_the_model_passes():
+    for freeze in ([0], [10], [24], [0, 1, 2], [24, 23]):
+        check_freeze(freeze, 25)
+
+
+def test_no_display_means_no_window_and_one_warning(monkeypatch, log_lines):
+    """With no display the GUI build of OpenCV aborts the process, so the check must not call imshow here at all."""
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("probed without a display"))
+    assert check_imshow(warn=True) is False
+    assert log_lines == ["WARNING ⚠️ --view-img is ignored: no display (DISPLAY and WAYLAND_DISPLAY are unset)"]
+
+
+def test_a_display_that_refuses_windows_is_probed_in_a_child(monkeypatch, log_lines):
+    """DISPLAY set but unusable (or headless OpenCV): the child process fails, this one warns and goes on."""
+    monkeypatch.setenv("DISPLAY", ":12345")
+    assert check_imshow(warn=True) is False
+    assert log_lines == ["WARNING ⚠️ --view-img is ignored: OpenCV cannot open a window (headless OpenCV, or the "
+                         "display refused it)"]

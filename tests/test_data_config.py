@@ -45,7 +45,7 @@ def test_coco128_yaml_with_path_pointed_at_a_local_copy(coco128, tmp_path):
     d = yaml.safe_load((ROOT / "data/coco128.yaml").read_text())
     d["path"] = str(coco128)
     out = check_dataset(_write_yaml(tmp_path, d))
-    assert out["train"] == str(coco128 / "images" / "train2017") and out["nc"] == 80
+    assert out["train"] == str((coco128 / "images" / "train2017").resolve()) and out["nc"] == 80  # ../shared may be a link
 
 
 def test_names_list_dict_and_their_errors(tmp_path):
@@ -176,3 +176,33 @@ def test_hyp_files_have_yolov5_keys_and_values():
     assert {k: v for k, v in high.items() if v != med[k]} == {"copy_paste": 0.1}
     augment_keys = HYP_KEYS[HYP_KEYS.index("hsv_h"):]
     assert all(off[k] == 0 for k in augment_keys)
+
+
+@pytest.mark.parametrize("fields, error, message", [
+    ({"nc": 0}, UserError, "'nc: 0' is invalid; a dataset has at least one class"),
+    ({"nc": -3}, UserError, "'nc: -3' is invalid"),
+    ({"nc": "2"}, TypeError, "'nc' must be a whole number (the class count), got the string '2' (remove the quotes)"),
+    ({"nc": 2.0}, TypeError, "got the number 2.0"),
+    ({"nc": True}, TypeError, "got the boolean True"),
+    ({"names": []}, UserError, "'names' is empty; a dataset has at least one class"),
+    ({"names": "a b"}, TypeError, "'names' must be a list of class names or a {id: name} mapping, got the string"),
+    ({"names": ["a", None]}, UserError, "class 1 in 'names' has an empty name"),
+    ({"names": ["a", ["b"]]}, TypeError, "class 1 in 'names' must be a name, got a list"),
+    ({"train": 5}, TypeError, "'train' must be a folder, a .txt list of images or a list of those, got the number 5"),
+    ({"val": ["images/val", None]}, TypeError, "'val' must be a folder"),
+    ({"path": ["x"]}, TypeError, "'path' must be text, got a list"),
+])
+def test_each_field_is_refused_naming_its_actual_cause(tmp_path, fields, error, message):
+    root = copy_coco8(tmp_path)
+    d = {"path": str(root), "train": "images/train", "val": "images/val", "names": ["a", "b"], **fields}
+    with pytest.raises(error) as e:
+        check_dataset(_write_yaml(tmp_path, d))
+    assert isinstance(e.value, UserError) and message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_dataset_folder_with_brackets_and_a_yaml_with_a_byte_order_mark(tmp_path):
+    root = copy_coco8(tmp_path / "sets[1]")
+    f = tmp_path / "data.yaml"
+    f.write_bytes(b"\xef\xbb\xbf" + f"path: {root}\r\ntrain: images/train\r\nval: images/val\r\nnames: [a]\r\n".encode())
+    d = check_dataset(f)
+    assert d["names"] == {0: "a"} and d["train"] == str(root.resolve() / "images" / "train")

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from utils.errors import UserError, exit_on_user_error
+from utils.errors import MissingFile, UserError, WrongType, exit_on_user_error
 from utils.files import ROOT
 
 CHILD = textwrap.dedent("""
@@ -55,3 +55,32 @@ def test_sigterm_unwinds_cleanup_and_exits_143(tmp_path):
     assert p.returncode == 143, err
     assert err.strip() == "Terminated (SIGTERM); files already written are complete."
     assert not (tmp_path / "partial.tmp").exists()
+
+
+@pytest.mark.parametrize("error, builtin", [(UserError, ValueError), (MissingFile, FileNotFoundError),
+                                            (MissingFile, ValueError), (WrongType, TypeError)])
+def test_api_errors_are_the_conventional_builtin_types_with_one_line(error, builtin):
+    with pytest.raises(builtin) as e:
+        raise error("weights file not found: it's.pt")
+    assert str(e.value) == "weights file not found: it's.pt"
+
+
+@pytest.mark.parametrize("error", [MissingFile, WrongType])
+def test_the_cli_still_prints_one_error_line_for_each_kind(error, capsys):
+    @exit_on_user_error
+    def main():
+        raise error("--source x.jpg does not exist")
+
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 2 and capsys.readouterr().err == "ERROR: --source x.jpg does not exist\n"
+
+
+def test_python_entry_points_raise_the_conventional_types(tmp_path):
+    """detect.run, as the command line: missing weights are a FileNotFoundError, a bad value a ValueError."""
+    import detect
+
+    with pytest.raises(FileNotFoundError, match="weights file not found"):
+        detect.run(weights=str(tmp_path / "missing.pt"), source=tmp_path, project=tmp_path)
+    with pytest.raises(ValueError, match="conf_thres=2 is invalid"):
+        detect.run(source=tmp_path, conf_thres=2, project=tmp_path)

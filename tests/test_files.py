@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from utils.errors import UserError
-from utils.files import ROOT, RunLock, increment_path, root_rel, safe_filename
+from utils.files import (ROOT, OutputNames, RunLock, check_file, increment_path, is_pattern, read_text, root_rel,
+                         safe_filename, yaml_load)
 
 
 def test_folders_claimed_together_are_all_different(tmp_path):
@@ -82,3 +83,36 @@ def test_root_rel_follows_the_working_directory(tmp_path, monkeypatch):
     assert root_rel() == Path(".")
     monkeypatch.chdir(ROOT / "data")
     assert root_rel() == Path("..") and (root_rel() / "data/coco128.yaml").resolve() == ROOT / "data/coco128.yaml"
+
+
+def test_text_from_other_editors_reads_the_same(tmp_path):
+    """UTF-8 with a byte-order mark, UTF-16 (Notepad's 'Unicode') and CRLF ends give the same lines as plain UTF-8."""
+    text = "0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n"
+    variants = {"plain": text.encode(), "bom": b"\xef\xbb\xbf" + text.encode(),
+                "crlf": b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(), "utf16": text.encode("utf-16")}
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
+        assert read_text(tmp_path / name).splitlines() == text.splitlines(), name
+
+
+def test_a_yaml_with_a_byte_order_mark_loads(tmp_path):
+    f = tmp_path / "data.yaml"
+    f.write_bytes(b"\xef\xbb\xbfnc: 2\r\nnames: [a, b]\r\n")
+    assert yaml_load(f) == {"nc": 2, "names": ["a", "b"]}
+
+
+def test_outputs_of_sources_that_share_a_stem_get_distinct_names():
+    names = OutputNames()
+    assert [names.stem(p) for p in ("d/a.jpg", "d/a.png", "e/a.jpg", "d/A.bmp", "d/a.jpg", "d/a_png.jpg")] == \
+        ["a", "a_png", "a_jpg", "A_bmp", "a", "a_png_jpg"]  # the same source keeps its name (video frames)
+
+
+@pytest.mark.parametrize("name", ["cam[1]", "it's", "a b", "x*y?z", "ünï"])
+def test_check_file_takes_existing_names_literally_and_finds_bracketed_names(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{name}.yaml").write_text("a: 1\n")
+    assert check_file(f"{name}.yaml") == f"{name}.yaml"
+    monkeypatch.chdir(ROOT)  # a bare name is also searched for under data/ as itself, not as a pattern
+    with pytest.raises(FileNotFoundError, match="file not found"):
+        check_file("coco[8].yaml")
+    assert check_file("coco8.yaml").endswith("coco8.yaml") and is_pattern("coco[8].yaml")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.detect_helpers import ROOT, copy_weights
+from tests.detect_helpers import ROOT, close, copy_weights
 from models.checkpoints import load_checkpoint
 from utils.errors import UserError
 
@@ -36,8 +36,8 @@ def test_every_input_kind_single_or_list(model, bus_jpg, zidane_jpg):
     assert len(results) == 4 and results.files[0] == "zidane.jpg" and results.files[2] == "image2.jpg"
     counts = [len(d) for d in results.xyxy]
     assert counts[0] > 0 and len(set(counts)) == 1  # the same picture gives the same boxes in every form
-    raw = model(torch.zeros(1, 3, 64, 64))  # a batch tensor gets the raw model output, as in YOLOv5
-    assert isinstance(raw, list) and raw[0].shape == (1, 252, 85)
+    raw = model(torch.zeros(1, 3, 64, 64))  # a batch tensor gets the decoded predictions alone, as in YOLOv5
+    assert isinstance(raw, torch.Tensor) and raw.shape == (1, 252, 85)
 
 
 def test_save_crop_render(model, bus_jpg, tmp_path):
@@ -79,3 +79,14 @@ def test_new_class_count_keeps_matching_weights(yolov5n_pt, tmp_path, monkeypatc
 def test_bad_model_arguments_are_one_line(kwargs, message):
     with pytest.raises(UserError, match=message):
         torch.hub.load(str(ROOT), "yolov5n", source="local", pretrained=False, **kwargs)
+
+
+def test_yolov5_ci_step_traces_the_hub_wrapper(yolov5n_pt, tmp_path, monkeypatch):
+    """YOLOv5's CI, unchanged: load by bare name from the working folder, call on a tensor, torch.jit.trace it."""
+    copy_weights(yolov5n_pt, tmp_path, "yolov5n.pt")
+    monkeypatch.chdir(tmp_path)
+    model = torch.hub.load(str(ROOT), "custom", path="yolov5n", source="local")
+    im = torch.zeros(1, 3, 64, 64)
+    y = model(im)
+    traced = torch.jit.trace(model, [im])
+    assert isinstance(y, torch.Tensor) and y.shape == (1, 252, 85) and close(traced(im), y)

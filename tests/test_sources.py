@@ -107,3 +107,23 @@ def test_empty_streams_file(tmp_path):
     f.write_text("# nothing\n")
     with pytest.raises(UserError, match="lists no streams"):
         LoadStreams(str(f))
+
+
+def test_paths_with_brackets_spaces_quotes_and_links_are_taken_literally(tmp_path):
+    """An existing path is never a glob pattern; a .txt list holds one path a line, whatever it contains."""
+    weird = tmp_path / "cam[1] it's ü"
+    weird.mkdir()
+    for name in ("bus one.jpg", "a[0].jpg"):
+        shutil.copy(SAMPLE / "bus.jpg", weird / name)
+    (tmp_path / "link.jpg").symlink_to(weird / "bus one.jpg")
+    assert [p.split("/")[-1] for p in LoadImages(weird).files] == ["a[0].jpg", "bus one.jpg"]
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"\xef\xbb\xbf" + f"{weird / 'bus one.jpg'}\r\n\r\n{tmp_path / 'link.jpg'}\r\n".encode())
+    assert LoadImages(listing).files == [str(weird / "bus one.jpg"), str(tmp_path / "link.jpg")]  # link keeps its name
+    assert LoadImages(str(weird / "a[0].jpg")).files == [str(weird / "a[0].jpg")]
+    assert len(LoadImages(str(tmp_path / "cam?1? it's ü" / "*.jpg")).files) == 2  # a missing path may be a pattern
+
+
+def test_a_missing_source_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        LoadImages(tmp_path / "nope.jpg")

@@ -13,11 +13,15 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture
-def no_cxx(monkeypatch):
-    """Inductor's C++ compiler search pointed at a compiler that does not exist, as on a machine without one."""
-    import torch._inductor.config as config
+def no_cxx():
+    """Inductor's C++ compiler search pointed at a compiler that does not exist, as on a machine without one.
 
-    monkeypatch.setattr(config.cpp, "cxx", ("/nonexistent/bin/c++",))
+    Through inductor's own config.patch, which saves and restores the key itself: pytest's monkeypatch on the config
+    proxy failed with 'has no attribute cxx' in a full run of a plain clone. Tests list it after their skip fixtures."""
+    from torch._inductor import config
+
+    with config.patch({"cpp.cxx": ("/nonexistent/bin/c++",)}):
+        yield
 
 
 def _model() -> nn.Module:
@@ -59,7 +63,7 @@ def test_backend_other_formats_left_alone(log_lines):
     assert log_lines == ["detect: WARNING ⚠️ --compile applies to PyTorch weights only, ignored"]
 
 
-def test_val_compile_without_toolchain_same_numbers(no_cxx, log_lines, tmp_path, yolov5n_pt):
+def test_val_compile_without_toolchain_same_numbers(yolov5n_pt, no_cxx, log_lines, tmp_path):
     """val.py --compile on a machine without a compiler: the message, then exactly the eager metrics."""
     import val
 

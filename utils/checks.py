@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -111,6 +114,41 @@ def check_args(args: dict, special: dict[str, tuple[tuple[float, str], ...]] | N
             if not bound.accepts(v):
                 raise UserError(f"{flag}{'' if python else ' '}{v} is invalid: it must be {bound.describe()}")
 
+
+def check_freeze(freeze: list[int], n_layers: int) -> None:
+    """Refuse a --freeze that reaches past the model's layers or leaves nothing to train, in one line with the layer
+    count (YOLOv5's rule: one value N freezes layers 0..N-1, several values freeze exactly those layers)."""
+    from utils.errors import UserError
+
+    flag = f"--freeze {' '.join(map(str, freeze))}"
+    if len(freeze) == 1 and freeze[0] >= n_layers:
+        raise UserError(f"{flag} freezes the first {freeze[0]} layers, but the model has {n_layers} (0-{n_layers - 1}) "
+                        f"and nothing would be left to train; give at most {n_layers - 1}")
+    beyond = [i for i in freeze if i >= n_layers] if len(freeze) > 1 else []
+    if beyond:
+        raise UserError(f"{flag}: layer {beyond[0]} is beyond the model's {n_layers} layers (0-{n_layers - 1})")
+    if len(freeze) > 1 and set(freeze) >= set(range(n_layers)):
+        raise UserError(f"{flag} freezes all {n_layers} layers of the model; nothing would be left to train")
+
+
+IMSHOW_PROBE = ("import cv2, numpy as np; cv2.imshow('test', np.zeros((8, 8, 3), np.uint8)); cv2.waitKey(1); "
+                "cv2.destroyAllWindows()")
+
+
+def check_imshow(warn: bool = False) -> bool:
+    """True when OpenCV can open a window here. Tried in a child process: OpenCV's GUI build (opencv-python) aborts
+    the whole process (a Qt core dump) when there is no display, the headless build raises."""
+    if sys.platform.startswith("linux") and not (os.getenv("DISPLAY") or os.getenv("WAYLAND_DISPLAY")):
+        reason = "no display (DISPLAY and WAYLAND_DISPLAY are unset)"
+    else:
+        try:
+            failed = subprocess.run([sys.executable, "-c", IMSHOW_PROBE], capture_output=True, timeout=60).returncode
+        except subprocess.TimeoutExpired:
+            failed = True
+        reason = "OpenCV cannot open a window (headless OpenCV, or the display refused it)" if failed else ""
+    if reason and warn:
+        LOGGER.warning(f"WARNING ⚠️ --view-img is ignored: {reason}")
+    return not reason
 
 
 def bool_flag(v: str | bool) -> bool:

@@ -6,7 +6,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from utils.errors import UserError
+from utils.errors import MissingFile, UserError
 from utils.logger import LOGGER
 
 GITHUB_RELEASE = "https://github.com/ultralytics/yolov5/releases/download/v7.0"
@@ -33,10 +33,12 @@ def safe_download(url: str, file: str | Path, timeout: float = 10.0) -> Path:
 
 def attempt_download(file: str | Path) -> str:
     """Return a local weights file; fetch YOLOv5's standard release weights when missing."""
-    path = Path(str(file).strip().replace("'", ""))
+    if Path(file).exists():  # taken literally first: it's.pt is a file name, not a quoted string
+        return str(file)
+    path = Path(str(file).strip().replace("'", ""))  # YOLOv5's cleanup of a name pasted with its quotes
     if path.exists():
         return str(path)
     if path.name in STANDARD_WEIGHTS:
         safe_download(f"{GITHUB_RELEASE}/{path.name}", path)
         return str(path)
-    raise UserError(f"weights file not found: {file}")
+    raise MissingFile(f"weights file not found: {file}")

@@ -9,8 +9,17 @@ import threading
 from typing import Callable
 
 
-class UserError(Exception):
-    """A problem with the user's input (file, flag, config) rather than a bug in this program."""
+class UserError(ValueError):
+    """A problem with the user's input (file, flag, config) rather than a bug in this program; a ValueError, so that
+    Python callers who catch the conventional type catch it."""
+
+
+class MissingFile(UserError, FileNotFoundError):
+    """A file or folder the user named does not exist (catchable as FileNotFoundError too)."""
+
+
+class WrongType(UserError, TypeError):
+    """A Python API argument of the wrong type (catchable as TypeError too)."""
 
 
 class Terminated(KeyboardInterrupt):

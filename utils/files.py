@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import glob
+import itertools
 import os
 import re
 import socket
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from utils.errors import UserError
+from utils.errors import MissingFile, UserError
 
 ROOT = Path(__file__).resolve().parents[1]  # repository root
 
@@ -106,8 +108,42 @@ def safe_filename(name: object, fallback: str = "item", max_bytes: int = 200) ->
     return s or fallback
 
 
+def is_pattern(path: str | Path) -> bool:
+    """True for a glob pattern (*, ?, [...]); callers ask only about paths that do not exist, which are literal."""
+    return any(c in str(path) for c in "*?[")
+
+
+def read_text(file: str | Path, errors: str = "strict") -> str:
+    """A text file as other tools save it: UTF-8 with or without a byte-order mark (Windows editors), or UTF-16 with
+    one ('Unicode' in Notepad); CRLF line ends are left to str.splitlines()."""
+    data = Path(file).read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors=errors)
+    return data.decode("utf-8-sig", errors=errors)
+
+
+class OutputNames:
+    """A distinct output stem per source, so that no two sources write one file: the first keeps its stem, a later
+    one with the same stem (a.png after a.jpg, or a.jpg of another folder) gets <stem>_<ext>, then <stem>_2, _3 ..."""
+
+    def __init__(self):
+        self.stems: dict[str, str] = {}
+        self.taken: set[str] = set()  # lower-case: a.jpg and A.png would share a file on Windows and macOS
+
+    def stem(self, source: str | Path) -> str:
+        key = str(source)
+        if key not in self.stems:
+            p = Path(key)
+            own = [p.stem, f"{p.stem}_{p.suffix[1:]}"] if p.suffix else [p.stem]
+            candidates = itertools.chain(own, (f"{p.stem}_{n}" for n in itertools.count(2)))
+            self.stems[key] = next(c for c in candidates if c.lower() not in self.taken)
+            self.taken.add(self.stems[key].lower())
+        return self.stems[key]
+
+
 def check_file(file: str | Path, search_dirs: tuple[str, ...] = ("data", "models", "utils")) -> str:
-    """Return an existing file: the path as given, or a bare name found under the repository's folders."""
+    """Return an existing file: the path as given (always literally), or a bare name found under the repository's
+    folders."""
     file = str(file)
     if not file or Path(file).is_file():
         return file
@@ -117,9 +153,9 @@ def check_file(file: str | Path, search_dirs: tuple[str, ...] = ("data", "models
         name = Path(file.split("?")[0]).name
         safe_download(file, name)
         return name
-    found = [f for d in search_dirs for f in glob.glob(str(ROOT / d / "**" / file), recursive=True)]
+    found = [f for d in search_dirs for f in glob.glob(str(ROOT / d / "**" / glob.escape(file)), recursive=True)]
     if not found:
-        raise UserError(f"file not found: '{file}' (looked in the current folder and in {', '.join(search_dirs)}/)")
+        raise MissingFile(f"file not found: '{file}' (looked in the current folder and in {', '.join(search_dirs)}/)")
     if len(found) > 1:
         raise UserError(f"'{file}' is ambiguous, it matches {found}; give the full path")
     return found[0]
@@ -135,8 +171,7 @@ def check_yaml(file: str | Path, suffix: tuple[str, ...] = (".yaml", ".yml")) ->
 def yaml_load(file: str | Path) -> dict:
     """Read a YAML file with the safe loader only: tags such as !!python/object are refused."""
     try:
-        with open(file, errors="ignore", encoding="utf-8") as f:
-            text = f.read()
+        text = read_text(file, errors="ignore")
         if not text.isprintable():  # strip control characters that the YAML parser rejects
             text = re.sub(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]+", "", text)
         data = yaml.safe_load(text)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from utils.data.download_script import run_download_script
 from utils.downloads import safe_download
-from utils.errors import UserError
+from utils.errors import UserError, WrongType
 from utils.files import ROOT, check_file, yaml_load
 from utils.logger import LOGGER, colorstr
 
@@ -28,18 +28,56 @@ def coco80_to_coco91_class() -> list[int]:
     return [i for i in range(1, 91) if i not in COCO91_MISSING]
 
 
+def _shown(v: object) -> str:
+    """A YAML value as the user wrote it, with its type: "the string '2'", "the number 5", "a list"."""
+    kinds = {str: "the string", bool: "the boolean", int: "the number", float: "the number"}
+    return f"{kinds[type(v)]} {v!r}" if type(v) in kinds else f"a {type(v).__name__}"
+
+
 def _names_dict(names: object, source: str) -> dict[int, str]:
     """`names` as {id: name} with ids 0..n-1; a list is numbered in order."""
+    if isinstance(names, (list, tuple, dict)) and not names:
+        raise UserError(f"{source}: 'names' is empty; a dataset has at least one class")
     if isinstance(names, (list, tuple)):
-        return {i: str(n) for i, n in enumerate(names)}
-    if not isinstance(names, dict) or not names:
-        raise UserError(f"{source}: 'names' must be a list of class names or a {{id: name}} mapping")
+        names = dict(enumerate(names))
+    if not isinstance(names, dict):
+        raise WrongType(f"{source}: 'names' must be a list of class names or a {{id: name}} mapping, got "
+                        f"{_shown(names)}")
+    for k, v in names.items():
+        if v is None or str(v).strip() == "":
+            raise UserError(f"{source}: class {k!r} in 'names' has an empty name")
+        if isinstance(v, (list, dict)):
+            raise WrongType(f"{source}: class {k!r} in 'names' must be a name, got {_shown(v)}")
     if not all(isinstance(k, int) for k in names):
         raise UserError(f"{source}: 'names' keys must be integers, e.g. '2: car', got {list(names)[:5]}")
     if sorted(names) != list(range(len(names))):
         missing = sorted(set(range(max(names) + 1)) - set(names))
         raise UserError(f"{source}: 'names' ids must be 0..{len(names) - 1} without gaps, missing {missing[:10]}")
     return {k: str(names[k]) for k in sorted(names)}
+
+
+def _check_nc(nc: object, n_names: int, source: str) -> None:
+    """`nc`, when given, is a whole number >= 1 that agrees with the names."""
+    if isinstance(nc, bool) or not isinstance(nc, int):
+        hint = " (remove the quotes)" if isinstance(nc, str) and nc.strip().isdigit() else ""
+        raise WrongType(f"{source}: 'nc' must be a whole number (the class count), got {_shown(nc)}{hint}")
+    if nc < 1:
+        raise UserError(f"{source}: 'nc: {nc}' is invalid; a dataset has at least one class")
+    if nc != n_names:
+        raise UserError(f"{source}: nc={nc} but {n_names} names are given; they must agree")
+
+
+def _check_types(d: dict, source: str) -> None:
+    """`path` and `download` are text; each split is a folder, a .txt list of images or a list of those."""
+    for k in ("path", "download"):
+        if d.get(k) is not None and not isinstance(d[k], str):
+            raise WrongType(f"{source}: '{k}' must be text, got {_shown(d[k])}")
+    for k in SPLITS:
+        v = d.get(k)
+        entries = v if isinstance(v, (list, tuple)) else [v]
+        if v not in (None, "") and not (entries and all(isinstance(x, str) and x.strip() for x in entries)):
+            raise WrongType(f"{source}: '{k}' must be a folder, a .txt list of images or a list of those, got "
+                            f"{_shown(v)}")
 
 
 def _resolve(entry: str | list, root: Path) -> str | list[str]:
@@ -142,9 +180,10 @@ def check_dataset(data: str | Path | dict, autodownload: bool = True) -> dict:
     for k in ("train", "val", "names"):
         if k not in d or d[k] in (None, ""):
             raise UserError(f"{source}: '{k}:' field missing (a data YAML needs train, val and names)")
+    _check_types(d, source)
     d["names"] = _names_dict(d["names"], source)
-    if "nc" in d and d["nc"] != len(d["names"]):
-        raise UserError(f"{source}: nc={d['nc']} but {len(d['names'])} names are given; they must agree")
+    if d.get("nc") is not None:
+        _check_nc(d["nc"], len(d["names"]), source)
     d["nc"] = len(d["names"])
     root = (base / str(d.get("path") or "")).resolve()
     d["path"] = str(root)

@@ -1,4 +1,4 @@
-"""Which files are images, where their YOLO label files live, and their true (EXIF-rotated) size."""
+"""Which files are images and where their YOLO label files live."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import glob
 import os
 from pathlib import Path
 
-from PIL import Image
-
-from utils.errors import UserError
+from utils.errors import MissingFile, UserError
+from utils.files import read_text
 
 IMG_FORMATS = ("bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp")
 VID_FORMATS = ("asf", "avi", "gif", "m4v", "mkv", "mov", "mp4", "mpeg", "mpg", "ts", "wmv")
-EXIF_ORIENTATION = 0x0112
-ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 def img2label_paths(img_paths: list[str]) -> list[str]:
@@ -24,7 +21,7 @@ def img2label_paths(img_paths: list[str]) -> list[str]:
 
 def _files_in_list(txt: Path) -> list[str]:
     """Image paths listed one per line in a .txt file; relative lines are relative to that file's folder."""
-    lines = [x.strip() for x in txt.read_text(encoding="utf-8", errors="ignore").splitlines() if x.strip()]
+    lines = [x.strip() for x in read_text(txt, errors="ignore").splitlines() if x.strip()]
     return [x if os.path.isabs(x) else os.path.normpath(txt.parent / x) for x in lines]
 
 
@@ -34,22 +31,12 @@ def list_image_files(path: str | Path | list, prefix: str = "") -> list[str]:
     for p in path if isinstance(path, (list, tuple)) else [path]:
         p = Path(p)
         if p.is_dir():
-            files += glob.glob(str(p / "**" / "*.*"), recursive=True)
+            files += glob.glob(os.path.join(glob.escape(str(p)), "**", "*.*"), recursive=True)  # cam[1] literally
         elif p.is_file():
             files += _files_in_list(p)
         else:
-            raise UserError(f"{prefix}{p} does not exist (an image folder or a .txt list of images was expected)")
+            raise MissingFile(f"{prefix}{p} does not exist (an image folder or a .txt list of images was expected)")
     images = sorted(x.replace("/", os.sep) for x in files if x.rsplit(".", 1)[-1].lower() in IMG_FORMATS)
     if not images:
         raise UserError(f"{prefix}no images found in {path}. Supported image formats are {', '.join(IMG_FORMATS)}")
     return images
-
-
-def exif_size(img: Image.Image) -> tuple[int, int]:
-    """(width, height) of a PIL image as it should be seen, i.e. after its EXIF orientation is applied."""
-    w, h = img.size
-    try:
-        rotated = img.getexif().get(EXIF_ORIENTATION) in ROTATED_ORIENTATIONS
-    except Exception:  # unreadable EXIF block: the stored size is the best we know
-        rotated = False
-    return (h, w) if rotated else (w, h)

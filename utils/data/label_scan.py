@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from utils.files import is_writeable
+from utils.files import is_writeable, read_text
 from utils.data.image_decode import read_image
 from utils.logger import LOGGER
 from utils.data.segments import boxes2segments, segments2boxes
@@ -112,8 +112,7 @@ def _parse_row(values: list[str], line: int, nc: int | None) -> tuple[list[float
 
 def read_label_file(lb_file: str, nc: int | None = None) -> tuple[np.ndarray, list[np.ndarray], int]:
     """Rows of a YOLO label file as (labels (n, 5), polygons, number of duplicate rows removed)."""
-    with open(lb_file, encoding="utf-8", errors="strict") as f:
-        lines = f.read().splitlines()
+    lines = read_text(lb_file).splitlines()  # a byte-order mark and CRLF ends from Windows editors are not data
     parsed = [_parse_row(line.split(), i + 1, nc) for i, line in enumerate(lines) if line.strip()]
     if not parsed:
         return np.zeros((0, 5), dtype=np.float32), [], 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import torch
 
 from utils.errors import UserError
-from utils.export.outputs import atomic_output, metadata_text, require, write_yaml_metadata
+from utils.export.outputs import atomic_output, find_program, metadata_text, require, write_yaml_metadata
 from utils.logger import LOGGER
 
 ENGINE_NEEDS_GPU = ("TensorRT (engine) export needs an NVIDIA GPU and the tensorrt package: run with --device 0 on a "
@@ -21,10 +20,7 @@ def export_ncnn(ts_file: Path, file: Path, shape: tuple[int, ...], meta: dict, h
     """<name>_ncnn_model/ (model.ncnn.param, model.ncnn.bin, metadata.yaml) converted by pnnx from TorchScript;
     pnnx's other outputs stay in a temporary folder."""
     pnnx = require("pnnx", "pnnx", "NCNN export")
-    exe = Path(pnnx.__file__).parent / "bin" / "pnnx"
-    exe = str(exe) if exe.exists() else shutil.which("pnnx")
-    if exe is None:
-        raise UserError("NCNN export needs the pnnx program of the pnnx package: pip install pnnx")
+    exe = find_program("pnnx", "NCNN export", "pip install pnnx", package="pnnx")
     LOGGER.info(f"\n{prefix} starting export with pnnx {getattr(pnnx, '__version__', '')}...")
     f = Path(str(file.with_suffix("")) + "_ncnn_model")
     with tempfile.TemporaryDirectory(dir=file.parent) as d, atomic_output(f) as tmp:

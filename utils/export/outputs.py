@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import os
 import shutil
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,23 @@ def require(module: str, package: str, what: str) -> ModuleType:
     except ImportError:
         raise UserError(f"{what} needs the {package} package: pip install {package} "
                         f"(or pip install -r requirements-export.txt)") from None
+
+
+def find_program(name: str, what: str, install: str, package: str | None = None) -> str:
+    """A converter program inside its Python package, beside this Python (a venv's bin/ is there even when the venv
+    is not activated), then on PATH; else one line naming what was looked for where."""
+    exe = name + (".exe" if os.name == "nt" else "")
+    folders = []
+    spec = importlib.util.find_spec(package) if package else None
+    if spec and spec.origin:
+        folders += [Path(spec.origin).parent, Path(spec.origin).parent / "bin"]
+    folders.append(Path(sys.executable).parent)  # not resolved: venv/bin/python is a link out of the venv
+    found = next((str(d / exe) for d in folders if (d / exe).is_file() and os.access(d / exe, os.X_OK)), None)
+    found = found or shutil.which(name)
+    if found is None:
+        raise UserError(f"{what} needs the {name} program ({install}); looked in {', '.join(map(str, folders))} "
+                        f"and on PATH")
+    return found
 
 
 def remove(path: Path) -> None:

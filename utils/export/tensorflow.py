@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import UserError
-from utils.export.outputs import append_zip_metadata, atomic_output, metadata_text, require, write_yaml_metadata
+from utils.export.outputs import (append_zip_metadata, atomic_output, find_program, metadata_text, require,
+                                  write_yaml_metadata)
 from utils.export.tfjs import write_graph_model
 from utils.logger import LOGGER
 
@@ -191,11 +192,8 @@ def head_tensors(tflite: bytes) -> list[str]:
 
 def edgetpu_compiler() -> str:
     """Coral's compiler program, or one line saying where it comes from."""
-    compiler = shutil.which("edgetpu_compiler")
-    if compiler is None:
-        raise UserError("Edge TPU export needs Coral's edgetpu_compiler program (Debian package edgetpu-compiler "
-                        "from Coral's apt repository, x86-64 Linux only); it is not on PATH")
-    return compiler
+    return find_program("edgetpu_compiler", "Edge TPU export", "Debian package edgetpu-compiler from Coral's apt "
+                        "repository, x86-64 Linux only")
 
 
 def export_edgetpu(work: Path, file: Path, meta: dict, prefix: str) -> Path:

@@ -19,7 +19,8 @@ import numpy as np
 from utils.data.augmentations import letterbox
 from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import IMG_FORMATS, VID_FORMATS
-from utils.errors import UserError
+from utils.errors import MissingFile, UserError
+from utils.files import is_pattern, read_text
 from utils.logger import LOGGER
 
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://")
@@ -50,20 +51,21 @@ def to_model_input(im0: np.ndarray, img_size: int | tuple, stride: int, auto: bo
 
 
 def expand_paths(path: str | Path | list) -> list[str]:
-    """Every file named by a path, folder, glob, .txt list or list of those, sorted; UserError for a missing one."""
-    if isinstance(path, (str, Path)) and Path(path).suffix == ".txt" and Path(path).is_file():
-        path = Path(path).read_text().split()
+    """Every file named by a path, folder, glob, .txt list (one path a line) or list of those, sorted. An existing
+    path is taken literally (a folder cam[1] is a folder), a missing one as a glob pattern when it is one."""
+    if isinstance(path, (str, Path)) and Path(path).suffix.lower() == ".txt" and Path(path).is_file():
+        path = [x.strip() for x in read_text(path, errors="replace").splitlines() if x.strip()]
     files = []
     for p in sorted(path) if isinstance(path, (list, tuple)) else [path]:
-        p = str(Path(p).resolve())
-        if "*" in p:
-            files.extend(sorted(glob.glob(p, recursive=True)))
-        elif os.path.isdir(p):
-            files.extend(sorted(glob.glob(os.path.join(p, "*.*"))))
+        p = os.path.abspath(p)  # not resolved: a symlink keeps the name the user gave it in the outputs
+        if os.path.isdir(p):
+            files.extend(sorted(glob.glob(os.path.join(glob.escape(p), "*.*"))))
         elif os.path.isfile(p):
             files.append(p)
+        elif is_pattern(p):
+            files.extend(sorted(glob.glob(p, recursive=True)))
         else:
-            raise UserError(f"--source {p} does not exist")
+            raise MissingFile(f"--source {p} does not exist")
     return files
 
 
@@ -76,8 +78,8 @@ class LoadImages:
         images = [x for x in files if x.split(".")[-1].lower() in IMG_FORMATS]
         videos = [x for x in files if x.split(".")[-1].lower() in VID_FORMATS]
         if not images and not videos:
-            raise UserError(f"no images or videos found in {path}. Supported formats are:\n"
-                            f"images: {IMG_FORMATS}\nvideos: {VID_FORMATS}")
+            raise UserError(f"no images or videos found in {path}; supported formats are images "
+                            f"{', '.join(IMG_FORMATS)} and videos {', '.join(VID_FORMATS)}")
         self.files = images + videos
         self.nf = len(self.files)
         self.video_flag = [False] * len(images) + [True] * len(videos)
@@ -188,7 +190,7 @@ def open_capture(source: str | int, timeout: float) -> cv2.VideoCapture:
 def read_stream_list(sources: str) -> list[str]:
     """Sources named by --source: the lines of a .streams/.txt file, or the single source itself."""
     if os.path.isfile(sources):
-        lines = [x.strip() for x in Path(sources).read_text().splitlines()]
+        lines = [x.strip() for x in read_text(sources, errors="replace").splitlines()]
         found = [x for x in lines if x and not x.startswith("#")]
         if not found:
             raise UserError(f"{sources} lists no streams (one URL or camera index per line)")
