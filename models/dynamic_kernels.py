@@ -2,24 +2,24 @@
 
 timm runs every image's mixed kernel as one grouped convolution over the batch folded into channels. On CPU that
 falls off oneDNN's fast kernels for several of the Ghost model's shapes. The rules of `dynamic_conv2d`, chosen by
-timing the alternatives on 2 CPU threads at the Ghost model's shapes (640 px, batch 1, 8 and 16, fwd and fwd+bwd):
+timing the alternatives at the Ghost model's shapes (the figures, with their machine: docs/speed_notes.md):
 
 - 1x1 kernels: a batched matmul, in the input's memory layout (NCHW or channels-last);
-- batch 1: a plain convolution in the input's layout (torch 2.14's oneDNN NCHW depth-wise kernel is as fast as or
-  faster than a channels-last round trip: 0.34 vs 0.56 ms at 16x80x80, 1 thread);
+- batch 1: a plain convolution in the input's layout (oneDNN's NCHW depth-wise kernel is as fast as or faster than a
+  channels-last round trip);
 - depth-wise kernels of channels-last inputs: the batch folded into channels inside the channels-last layout;
 - anything else, NCHW depth-wise included: timm's grouped form (as fast as a channels-last round trip; shifted
-  slices were 3-5x and a per-image loop 2x slower).
+  slices and a per-image loop were slower).
 
 Under tracing (TorchScript, ONNX) only batch-size-agnostic ops are used, since `groups` would bake in the batch.
 Batch-agnostic ONNX graphs (`--dynamic`) hold each depth-wise kernel as its experts' kernels in one constant
-convolution, whose maps a matmul mixes with the routing weights (`_stacked_experts`: ONNX Runtime ran the Ghost
-model in 0.95x (batch 1) and 0.86x (batch 8) the shifted slices' time); TorchScript keeps the shifted slices, faster
-in PyTorch at batch 1 (3.2 vs 7.0 ms at 8x160x160, 1 thread). Inside `fixed_batch_export()` (static-shape exports)
-kxk kernels are traced as timm's grouped convolution with runtime weights instead, which ONNX Runtime and OpenVINO
-run as one convolution (the shifted slices cost 13% more); inside `static_weight_export()` (onnx2tf, which rejects
-runtime weights and stalls on the slices) every kernel is traced as its experts' constant-weight convolutions, each
-output scaled by the image's routing weight and summed.
+convolution, whose maps a matmul mixes with the routing weights (`_stacked_experts`: faster than the shifted slices
+in ONNX Runtime); TorchScript keeps the shifted slices, faster in PyTorch at batch 1. Inside `fixed_batch_export()`
+(static-shape exports) kxk kernels are traced as timm's grouped convolution with runtime weights instead, which ONNX
+Runtime and OpenVINO run as one convolution (the shifted slices cost more); inside `static_weight_export()`
+(onnx2tf, which rejects runtime weights and stalls on the slices) every kernel is traced as its experts'
+constant-weight convolutions, each output scaled by the image's routing weight and summed. Both are contexts that
+restore the mode they found, per thread.
 For training, `routed_conv2d` makes routing, mixing and convolution one autograd node: the routing's gradient joins
 the input gradient inside the convolution's backward, instead of as a full-size tensor added to it afterwards.
 `reference_conv2d` is timm's own forward, the definition the tests and `python -m tools.benchmarks.kernels` hold

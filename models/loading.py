@@ -16,8 +16,8 @@ from utils.logger import LOGGER
 class Ensemble(nn.ModuleList):
     """Several models whose raw predictions are concatenated before NMS."""
 
-    def forward(self, x: torch.Tensor, augment: bool = False, profile: bool = False, visualize: bool = False):
-        y = [module(x, augment, profile, visualize)[0] for module in self]
+    def forward(self, x: torch.Tensor, augment: bool = False, visualize: bool = False):
+        y = [module(x, augment, visualize)[0] for module in self]
         return torch.cat(y, 1), None
 
 

@@ -32,7 +32,7 @@ from utils.checks import make_divisible  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.files import check_yaml, yaml_load  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
-from utils.torch_utils import initialize_weights, model_info, scale_img, select_device  # noqa: E402
+from utils.torch_utils import initialize_weights, keep_freed_memory, model_info, scale_img, select_device  # noqa: E402
 
 
 @yaml_block()
@@ -81,7 +81,7 @@ class Detect(nn.Module):
     @torch.compiler.disable
     def _forward_uncompiled(self, x: list[torch.Tensor]):
         """Inference under torch.compile runs the head eagerly: inductor's kernel for the decode's sigmoid-split-cat
-        over 85 columns took longer than the eager head altogether (640, batch 8, 1 thread: 33 vs 24 ms/image)."""
+        over 85 columns took longer than the eager head altogether (docs/speed_notes.md)."""
         return Detect.forward(self, x)  # the detection part alone: a subclass's forward wraps this one
 
     def _head(self, i: int, x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +92,7 @@ class Detect(nn.Module):
 
     def _head_by_rows(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """`_head` for CPU inference: a matmul per image and anchor writes its (ny * nx, no) block in place. Permuting
-        the convolution's NCHW output cost twice the convolution (80x80 level: 18 -> 6 ms, 1 thread)."""
+        the convolution's NCHW output cost twice the convolution (docs/speed_notes.md)."""
         conv = self.m[i]
         bs, c, ny, nx = x.shape
         weight = conv.weight.reshape(self.na, self.no, c).transpose(1, 2)
@@ -188,7 +188,7 @@ def check_anchor_order(m: Detect) -> None:
 class BaseModel(nn.Module):
     """A sequence of layers where each layer reads the previous output or saved outputs named by its `f`."""
 
-    def forward(self, x: torch.Tensor, profile: bool = False, visualize: bool | Path = False):
+    def forward(self, x: torch.Tensor, visualize: bool | Path = False):
         return self._forward_once(x, visualize)
 
     def _forward_once(self, x: torch.Tensor, visualize: bool | Path = False):
@@ -283,7 +283,7 @@ class DetectionModel(BaseModel):
         self.info()
         LOGGER.info("")
 
-    def forward(self, x: torch.Tensor, augment: bool = False, profile: bool = False, visualize: bool | Path = False):
+    def forward(self, x: torch.Tensor, augment: bool = False, visualize: bool | Path = False):
         if augment:
             return self._forward_augment(x)
         return self._forward_once(x, visualize)
@@ -325,13 +325,13 @@ class DetectionModel(BaseModel):
         y[-1] = y[-1][:, i:]
         return y
 
-    def _initialize_biases(self, cf: torch.Tensor | None = None) -> None:
+    def _initialize_biases(self) -> None:
         """Start objectness near 8 objects per 640 image and class scores near 1/nc, so early training is stable."""
         m = self.model[-1]
         for mi, s in zip(m.m, m.stride):
             b = mi.bias.view(m.na, -1)
             b.data[:, 4] += math.log(8 / (640 / s) ** 2)
-            b.data[:, 5:5 + m.nc] += math.log(0.6 / (m.nc - 0.99999)) if cf is None else torch.log(cf / cf.sum())
+            b.data[:, 5:5 + m.nc] += math.log(0.6 / (m.nc - 0.99999))
             mi.bias = nn.Parameter(b.view(-1), requires_grad=True)
 
 
@@ -538,7 +538,6 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1, help="total batch size for all GPUs")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--profile", action="store_true", help="profile model speed")
-    parser.add_argument("--line-profile", action="store_true", help="profile model speed layer by layer")
     parser.add_argument("--test", action="store_true", help="test all yolo*.yaml")
     parser.add_argument("--fuse", action="store_true", help="also print the fused model's summary")
     opt = parser.parse_args(argv)
@@ -549,13 +548,14 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(opt: argparse.Namespace) -> None:
     device = select_device(opt.device)
+    keep_freed_memory(device)
     im = torch.rand(opt.batch_size, 3, 640, 640).to(device)
     if opt.test:
         for cfg in sorted((ROOT / "models").rglob("yolo*.yaml")):
             model_class(cfg)(cfg)
         return
     model = model_class(opt.cfg)(opt.cfg).to(device)
-    if opt.line_profile or opt.profile:
+    if opt.profile:
         from utils.torch_utils import time_sync
 
         model.eval()

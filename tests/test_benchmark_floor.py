@@ -7,7 +7,7 @@ import torch
 
 from models.common import C3, Bottleneck
 from models.yolo import DetectionModel
-from tools.benchmarks import cli
+from tests.benchmark_helpers import section_table
 from tools.benchmarks.floor import free_bottlenecks
 from utils.errors import UserError
 
@@ -28,7 +28,7 @@ def test_only_the_bottleneck_stacks_go():
 
 
 def test_cli_adds_the_floor_as_a_checkpoint_every_section_loads():
-    t = cli.section_table("headline", ["--quick", "--weights", "yolov5n.yaml", "yolov5n-ghostdyn.yaml",
+    t = section_table("headline", ["--quick", "--weights", "yolov5n.yaml", "yolov5n-ghostdyn.yaml",
                                        "--free-bottlenecks"]).set_index("model")
     assert list(t.index) == ["yolov5n", "yolov5n-ghostdyn", "yolov5n-free-bottlenecks"]
     floor, ghost = t.loc["yolov5n-free-bottlenecks"], t.loc["yolov5n-ghostdyn"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tools.benchmarks import cli
+from tests.benchmark_helpers import section_table
 
 
 def test_variants_of_static_and_dynamic_models():
-    inf = cli.section_table("inference", ["--quick", "--weights", "yolov5n.yaml", "yolov5n-ghostdyn.yaml"])
+    inf = section_table("inference", ["--quick", "--weights", "yolov5n.yaml", "yolov5n-ghostdyn.yaml"])
     nano, ghost = inf[inf.model == "yolov5n"], inf[inf.model == "yolov5n-ghostdyn"]
     assert nano["variant"].tolist() == ["unfused", "fused"] and nano["b1 x vs ref"].isna().all()
     assert ghost["variant"].tolist() == ["timm reference, unfused", "fast, unfused", "fast, fused"]

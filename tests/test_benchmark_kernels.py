@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from tests.benchmark_helpers import section_table
 from tools.benchmarks import cli, kernels
 
 
 def test_every_layer_shape_matches_timm_with_a_total_row():
-    dyn = cli.section_table("kernels", ["--quick", "--weights", "yolov5n-ghostdyn.yaml"])
+    dyn = section_table("kernels", ["--quick", "--weights", "yolov5n-ghostdyn.yaml"])
     assert dyn["layer"].iloc[-1].startswith("total (yolov5n-ghostdyn") and dyn["n"].iloc[-1] == 22
     assert dyn["n"].iloc[:-1].sum() == 22 and len(dyn) == 9  # 8 distinct shapes at 64 px, then the total
     assert (dyn["out max abs diff"] <= 1e-4).all() and (dyn["grad max rel diff"] <= 1e-4).all()

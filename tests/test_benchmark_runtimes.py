@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.benchmarks import cli
+from tests.benchmark_helpers import section_table
 from tools.benchmarks.timing import in_fresh_process
 
 
@@ -13,7 +13,7 @@ def test_every_runtime_gives_pytorchs_predictions():
 
     weights = [str(shared_path(f"weights/{w}")) for w in ("yolov5n.pt", "yolov5n-ghostdyn-seedpatch.pt")]
     # in a spawned process: the runtimes' native threads and objects must not outlive the test inside pytest's
-    t = in_fresh_process(cli.section_table, "runtimes", ["--quick", "--weights", *weights])
+    t = in_fresh_process(section_table, "runtimes", ["--quick", "--weights", *weights])
     assert {"PyTorch fused", "TorchScript", "ONNX Runtime static", "ONNX Runtime --dynamic"} <= set(t.runtime)
     diffs = t.filter(like="diff vs PyTorch")
     assert diffs.shape[1] == 2 and (diffs <= 1e-3).all().all()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tools.benchmarks import cli
+from tests.benchmark_helpers import section_table
 
 
 def test_timm_and_fast_sides_give_one_loss():
-    train = cli.section_table("train_step", ["--quick", "--weights", "yolov5n-ghostdyn.yaml"])
+    train = section_table("train_step", ["--quick", "--weights", "yolov5n-ghostdyn.yaml"])
     assert train["variant"].tolist() == ["timm reference", "fast"]
     assert (train["loss abs diff"] <= 1e-4).all() and (train["b2 ms/img"] > 0).all() and train["x vs ref"].iloc[0] == 1

@@ -15,7 +15,7 @@ from tests.data_helpers import BACKGROUNDS, CORRUPT, copy_coco8, make_broken_dat
 from utils.data import label_scan
 from utils.data.datasets import IMG_FORMATS, LoadImagesAndLabels, img2label_paths
 from utils.errors import UserError
-from utils.data.image_files import exif_size, list_image_files
+from utils.data.image_files import list_image_files
 from utils.data.label_scan import JPEG_END, read_label_file, verify_image_label
 
 
@@ -175,8 +175,6 @@ def test_small_images_and_exif_rotation(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90: stored 60x30, seen 30x60
     Image.new("RGB", (60, 30)).save(rotated, exif=exif)
-    with Image.open(rotated) as im:
-        assert exif_size(im) == (30, 60)
     r = verify_image_label(str(rotated), str(tmp_path / "labels" / "rot.txt"))
     assert r.status == "missing" and r.shape == (30, 60)
 

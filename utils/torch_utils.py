@@ -67,7 +67,7 @@ def select_device(device: str = "", batch_size: int = 0, newline: bool = True) -
 
 def keep_freed_memory(device: torch.device | str = "cpu") -> bool:
     """For CPU work, have glibc keep freed blocks for reuse instead of unmapping every one over 32 MB: each batch-sized
-    tensor would page-fault in again, costing more than the operator that fills it (docs/benchmarks.md, "glibc").
+    tensor would page-fault in again, costing more than the operator that fills it (docs/speed_notes.md).
 
     A process-wide allocator setting, so libraries never call it: the entry scripts (train.py, val.py, detect.py,
     export.py, the benchmarks) do, once their device is known. True when set; a no-op for other devices or without

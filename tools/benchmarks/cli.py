@@ -161,11 +161,6 @@ def run(opt: argparse.Namespace) -> dict[str, pd.DataFrame]:
 
 
 
-def section_table(name: str, argv: list[str]) -> pd.DataFrame | None:
-    """One section's table from Python, made as its command line makes it (threads set, then restored)."""
-    return run(parse_opt(argv, (name,))).get(name)
-
-
 @exit_on_user_error
 def main(sections: tuple[str, ...] = ()) -> None:
     """Entry point of `python -m tools.benchmarks[.section]`."""

@@ -1,4 +1,4 @@
-"""Which files are images, where their YOLO label files live, and their true (EXIF-rotated) size."""
+"""Which files are images and where their YOLO label files live."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import glob
 import os
 from pathlib import Path
 
-from PIL import Image
-
 from utils.errors import MissingFile, UserError
 from utils.files import read_text
 
 IMG_FORMATS = ("bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp")
 VID_FORMATS = ("asf", "avi", "gif", "m4v", "mkv", "mov", "mp4", "mpeg", "mpg", "ts", "wmv")
-EXIF_ORIENTATION = 0x0112
-ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 def img2label_paths(img_paths: list[str]) -> list[str]:
@@ -44,13 +40,3 @@ def list_image_files(path: str | Path | list, prefix: str = "") -> list[str]:
     if not images:
         raise UserError(f"{prefix}no images found in {path}. Supported image formats are {', '.join(IMG_FORMATS)}")
     return images
-
-
-def exif_size(img: Image.Image) -> tuple[int, int]:
-    """(width, height) of a PIL image as it should be seen, i.e. after its EXIF orientation is applied."""
-    w, h = img.size
-    try:
-        rotated = img.getexif().get(EXIF_ORIENTATION) in ROTATED_ORIENTATIONS
-    except Exception:  # unreadable EXIF block: the stored size is the best we know
-        rotated = False
-    return (h, w) if rotated else (w, h)
