@@ -29,7 +29,7 @@ from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size, check_imshow
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, check_file, increment_path, root_rel, safe_filename
+from utils.files import ROOT, OutputNames, check_file, increment_path, root_rel, safe_filename
 from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
