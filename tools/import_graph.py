@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "utils", "tools")  # the layered packages, plus the top-level scripts (train.py, val.py ...)
+SKIP = {"tests", "data", "docs", "runs"}  # folders that hold no product code
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -22,8 +22,11 @@ def module_name(path: Path, root: Path = ROOT) -> str:
 
 
 def project_modules(root: Path = ROOT) -> dict[str, Path]:
-    """Every module of the layered packages and every top-level script, by dotted name."""
-    files = [*sorted(root.glob("*.py")), *(p for pkg in PACKAGES for p in sorted((root / pkg).rglob("*.py")))]
+    """Every product module by dotted name: the top-level scripts and every folder's (models, utils, engine, tools,
+    segment ...), the tests' excepted."""
+    folders = sorted(d for d in root.iterdir() if d.is_dir() and d.name not in SKIP and d.name.isidentifier()
+                     and not d.name.startswith("_"))
+    files = [*sorted(root.glob("*.py")), *(p for d in folders for p in sorted(d.rglob("*.py")))]
     return {module_name(p, root): p for p in files}
 
 
