@@ -317,3 +317,43 @@ def test_switches_turn_trackers_off(monkeypatch, tmp_path):
     monkeypatch.delenv("CLEARML_API_HOST", raising=False)
     monkeypatch.setenv("CLEARML_CONFIG_FILE", str(tmp_path / "none.conf"))
     assert experiment_loggers(train_opt()) == []
+
+
+def closed_port_url() -> str:
+    """http://127.0.0.1:<a port nothing listens on>: a tracking server that is gone."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_clearml_server_gone_warns_and_training_goes_on(tmp_path, monkeypatch, log_lines):
+    needs("clearml")
+    monkeypatch.delenv("CLEARML_OFFLINE_MODE", raising=False)
+    monkeypatch.setenv("CLEARML_API_HOST", closed_port_url())
+    monkeypatch.setenv("CLEARML_API_ACCESS_KEY", "key")
+    monkeypatch.setenv("CLEARML_API_SECRET_KEY", "secret")
+    opt = train_opt()
+    trainer = fake_trainer(tmp_path, opt)
+    trackers = [t for t in experiment_loggers(opt) if t.title == "ClearML"]
+    t0 = time.monotonic()
+    drive(trackers, trainer, results_csv(trainer.save_dir))
+    assert not trackers[0].active and time.monotonic() - t0 < 30  # ClearML alone would retry for hours
+    warnings = [line for line in log_lines if "WARNING" in line and "ClearML" in line]
+    assert len(warnings) == 1 and "does not answer" in warnings[0]
+
+
+def test_mlflow_server_gone_warns_and_training_goes_on(tmp_path, monkeypatch, log_lines):
+    needs("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", closed_port_url())
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("YOLOv5_MLFLOW", "true")
+    opt = train_opt()
+    trainer = fake_trainer(tmp_path, opt)
+    trackers = [t for t in experiment_loggers(opt) if t.title == "MLflow"]
+    drive(trackers, trainer, results_csv(trainer.save_dir))
+    assert not trackers[0].active
+    warnings = [line for line in log_lines if "WARNING" in line and "MLflow" in line]
+    assert len(warnings) == 1 and "on_pretrain_routine_end failed (MlflowException: " in warnings[0]

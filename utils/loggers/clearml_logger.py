@@ -5,12 +5,15 @@ records the session locally (clearml's own switch)."""
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from utils.loggers.base import (PREDICTION_IMAGES, ExperimentTracker, FreshFiles, checkpoints, env_flag, flat_options,
                                 project_name, run_images)
 
 DEBUG_SAMPLES = ("train_batch*.jpg", PREDICTION_IMAGES)
+PING_TIMEOUT = 10  # seconds; ClearML itself retries an unreachable server for hours (240 retries, up to 120 s apart)
 
 
 def clearml_configured() -> bool:
@@ -23,6 +26,16 @@ def split_key(key: str) -> tuple[str, str]:
     """'train/box_loss' -> ClearML's (title, series) = ('train', 'box_loss'), as YOLOv5 splits them."""
     title, _, series = key.partition("/")
     return (title, series) if series else (key, key)
+
+
+def check_server(host: str, timeout: float = PING_TIMEOUT) -> None:
+    """Raise ConnectionError when the ClearML API server does not answer (any HTTP answer, even 401, will do)."""
+    try:
+        urllib.request.urlopen(f"{host}/debug.ping", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError) as e:
+        raise ConnectionError(f"ClearML server {host} does not answer ({getattr(e, 'reason', e)})") from e
 
 
 class ClearmlLogger(ExperimentTracker):
@@ -38,6 +51,10 @@ class ClearmlLogger(ExperimentTracker):
 
         if env_flag("CLEARML_OFFLINE_MODE", False):
             Task.set_offline(True)
+        else:
+            from clearml.backend_api import Session
+
+            check_server(Session.get_api_server_host())
         opt = self.opt
         self.task = Task.init(project_name=project_name(opt, "YOLOv5"),
                               task_name=opt.name if opt.name != "exp" else "Training", tags=["YOLOv5"],

@@ -31,6 +31,8 @@ class CometLogger(ExperimentTracker):
                       log_code=False, log_env_gpu=True, log_env_cpu=True)
         offline = comet_mode() == "offline"
         self.experiment = comet_ml.OfflineExperiment(**kwargs) if offline else comet_ml.Experiment(**kwargs)
+        if not self.experiment.alive:  # Comet prints its own error and would drop every call silently
+            raise ConnectionError("no connection to the Comet server, the experiment is not recorded")
         self.experiment.set_name(Path(trainer.save_dir).name)
         self.experiment.log_other("Created from", "YOLOv5")
         self.experiment.log_parameters(trainer.hyp)

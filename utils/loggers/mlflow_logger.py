@@ -15,6 +15,8 @@ from utils.loggers.base import ExperimentTracker, checkpoints, env_flag, flat_op
 
 ARTIFACT_FILES = ("*.png", "*.jpg", "*.csv", "*.yaml")
 MAX_PARAM_LENGTH = 6000  # MLflow refuses longer parameter values
+# Unless set: a server that is gone costs a training ~10 s, not MLflow's default 7 retries with backoff (~250 s)
+SERVER_PATIENCE = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 def metric_key(key: str) -> str:
@@ -33,6 +35,8 @@ class MlflowLogger(ExperimentTracker):
         from mlflow.entities import Param
         from mlflow.tracking import MlflowClient
 
+        for k, v in SERVER_PATIENCE.items():
+            os.environ.setdefault(k, v)
         self.client = MlflowClient()  # MLFLOW_TRACKING_URI, else MLflow's local default
         name = os.getenv("MLFLOW_EXPERIMENT_NAME") or project_name(self.opt, "YOLOv5")
         experiment = self.client.get_experiment_by_name(name)
