@@ -105,6 +105,7 @@ class DetectMultiBackend(nn.Module):
         self.fp16 = fp16 and device.type != "cpu" and (self.pt or self.jit)
         self.input_shape: tuple | None = None  # fixed (B,3,H,W) of an exported model, None when dynamic
         self._fuse = fuse
+        self.segmentation = False  # a .pt with a Segment head: its third output (raw maps) is dropped
         if kind != "pt" and not Path(w).exists():
             raise MissingFile(f"model file not found: {w}")
         meta = self._load_edge(kind, w) if kind in EDGE_KINDS else getattr(self, f"_load_{kind}")(
@@ -122,9 +123,11 @@ class DetectMultiBackend(nn.Module):
 
     def _load_pt(self, weights: str | list) -> dict:
         from models.loading import attempt_load
+        from models.yolo import Segment
 
         model = attempt_load(weights, device=self.device, inplace=True, fuse=self._fuse)
         self.model = model.half() if self.fp16 else model.float()
+        self.segmentation = isinstance(getattr(model, "model", [None])[-1], Segment)
         return {"stride": max(int(model.stride.max()), 32), "names": model.names}
 
     def _load_jit(self, w: str) -> dict:
@@ -195,11 +198,13 @@ class DetectMultiBackend(nn.Module):
         return yaml_load(meta_file) if meta_file.exists() else {}
 
     def forward(self, im: torch.Tensor, augment: bool = False, visualize: bool | Path = False):
-        """Model output for a float image batch in [0,1]: a tensor, or a list whose first item is the predictions."""
+        """Model output for a float image batch in [0,1]: a tensor, or a list whose first item is the predictions
+        (segmentation models: [predictions, prototype masks] from every backend)."""
         if self.fp16 and im.dtype != torch.float16:
             im = im.half()
         if self.pt:
             y = self.model(im, augment=augment, visualize=visualize) if augment or visualize else self.model(im)
+            y = y[:2] if self.segmentation else y  # (pred, protos), as the exported segmentation models give
         elif self.jit:
             y = self.model(im)
         elif self.onnx and self.dnn:
