@@ -37,7 +37,7 @@ from utils.training.evolve import (constrain, evolvable, history, load_populatio
 from utils.training.hyps import load_hyp  # noqa: E402
 from engine.resume import resume_options  # noqa: E402
 from utils.distributed import local_rank, rank, world_size  # noqa: E402
-from utils.torch_utils import select_device  # noqa: E402
+from utils.torch_utils import keep_freed_memory, select_device  # noqa: E402
 
 
 def plugins_from(opt: argparse.Namespace) -> list:
@@ -206,6 +206,7 @@ def main(opt: argparse.Namespace, task: Task | None = None) -> None:
     check_args(vars(opt), special={"batch_size": ((-1, "AutoBatch"),)})
     opt = prepare_options(opt, task)
     device = select_device(opt.device, batch_size=opt.batch_size)
+    keep_freed_memory(device)
     if local_rank() != -1:
         device = init_distributed(opt, device)
         run_dir = [opt.save_dir]  # rank 0's folder: another rank may have counted exp2 once rank 0 made exp

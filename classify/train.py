@@ -27,7 +27,7 @@ from utils.distributed import local_rank, rank  # noqa: E402
 from utils.errors import exit_on_user_error  # noqa: E402
 from utils.files import RunLock, increment_path, root_rel  # noqa: E402
 from utils.logger import LOGGER, print_args  # noqa: E402
-from utils.torch_utils import select_device  # noqa: E402
+from utils.torch_utils import keep_freed_memory, select_device  # noqa: E402
 
 # train.py flags the engine reads that classify/train.py does not have: YOLOv5 v7.0's fixed behaviour
 ENGINE_DEFAULTS = {"evolve": None, "noval": False, "noplots": False, "resume": False, "freeze": [0], "patience": 0,
@@ -71,6 +71,7 @@ def main(opt: argparse.Namespace) -> None:
     for k, v in ENGINE_DEFAULTS.items():
         setattr(opt, k, getattr(opt, k, v))
     device = select_device(opt.device, batch_size=opt.batch_size)
+    keep_freed_memory(device)
     opt.save_dir = str(increment_path(Path(opt.project) / opt.name, exist_ok=opt.exist_ok, mkdir=rank() in {-1, 0}))
     if local_rank() != -1:
         device = init_distributed(opt, device)

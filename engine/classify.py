@@ -25,8 +25,8 @@ def classify_hyp(opt: argparse.Namespace) -> dict:
 
 
 class ClassifyTask:
-    """YOLOv5 v7.0 classification: (images, labels) batches, cross-entropy, top1 as fitness, 'lr/0' logged after the
-    scheduler step (the next epoch's LR, as v7.0 writes it)."""
+    """YOLOv5 v7.0 classification: (images, labels) batches, cross-entropy, top1 as fitness; the LR schedule without
+    detection's one-epoch lag, 'lr/0' logged after the scheduler step (the next epoch's LR, as v7.0 writes it)."""
 
     name = "classify"
     loss_names = ("loss",)

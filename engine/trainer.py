@@ -27,12 +27,12 @@ from utils.errors import UserError
 from utils.files import yaml_save
 from utils.logger import LOGGER, colorstr
 from utils.torch_compile import compile_fn
-from utils.torch_utils import ModelEMA, de_parallel, init_seeds, smart_optimizer
+from utils.torch_utils import ModelEMA, de_parallel, deterministic_algorithms, init_seeds, smart_optimizer
 from utils.training.autobatch import check_train_batch_size
 from utils.training.early_stopping import EarlyStopping
 from utils.training.lr_schedule import accumulation, apply_warmup, lr_lambda, warmup_iterations
 from engine.resume import restore_state
-from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger
+from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header
 
 GRAD_CLIP = 10.0
 
@@ -88,7 +88,7 @@ class Trainer:
         self.hyp = hyp
         self.plots = not opt.evolve and not opt.noplots
         self.callbacks.run("on_pretrain_routine_start", self)
-        init_seeds(opt.seed + 1 + rank(), deterministic=True)
+        init_seeds(opt.seed + 1 + rank())  # deterministic kernels: run_training's deterministic_algorithms
         self.data = task.check_dataset(opt)
         self.nc = 1 if getattr(opt, "single_cls", False) else int(self.data["nc"])
         names = self.data["names"]
@@ -132,7 +132,8 @@ class Trainer:
         self.ckpt = None
         self._wrap_parallel()
         self.criterion = self.task.criterion(self)
-        self.scheduler.last_epoch = self.start_epoch - 1
+        # YOLOv5's detection schedule lags one epoch (train.py's "do not move"); classify/train.py's does not
+        self.scheduler.last_epoch = self.start_epoch - (0 if getattr(self.task, "lr_after_step", False) else 1)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.stopper = EarlyStopping(patience=opt.patience)
         self.forward = compile_fn(self.model, self.device, "train: ") if getattr(opt, "compile", False) else self.model
@@ -202,7 +203,7 @@ class Trainer:
         if rank() != -1:
             self.train_loader.sampler.set_epoch(epoch)
         mloss = torch.zeros(len(self.task.loss_names), device=self.device)
-        LOGGER.info("\n" + ("%11s" * len(self.task.progress_columns())) % self.task.progress_columns())
+        LOGGER.info("\n" + progress_header(self.task.progress_columns()))
         pbar = enumerate(self.train_loader)
         if self.main:
             pbar = tqdm(pbar, total=nb, bar_format=TQDM_BAR_FORMAT)
@@ -366,4 +367,5 @@ def run_training(task: Task, hyp: dict, opt: argparse.Namespace, device: torch.d
     if main:
         plots = not opt.evolve and not opt.noplots
         plugins = [RunLogger(Path(opt.save_dir), plots=plots, keys=result_keys(task)), *plugins]
-    return Trainer(task, hyp, opt, device, plugins=plugins).train()
+    with deterministic_algorithms(opt.seed + 1 + rank()):
+        return Trainer(task, hyp, opt, device, plugins=plugins).train()

@@ -21,12 +21,6 @@ from utils.distributed import torch_distributed_zero_first  # noqa: F401  (YOLOv
 from utils.errors import UserError
 from utils.logger import LOGGER
 
-# Frozen at import: kept only until train.py reads utils.distributed's rank(), local_rank(), world_size() instead.
-LOCAL_RANK = int(os.getenv("LOCAL_RANK", -1))
-RANK = int(os.getenv("RANK", -1))
-WORLD_SIZE = int(os.getenv("WORLD_SIZE", 1))
-
-
 def select_device(device: str = "", batch_size: int = 0, newline: bool = True) -> torch.device:
     """Parse --device ('', 'cpu', '0', '0,1', 'mps'); fail clearly when a requested GPU is not there.
 
@@ -326,7 +320,6 @@ def smart_optimizer(model: nn.Module, name: str = "Adam", lr: float = 0.001, mom
     LOGGER.info(f"optimizer: {type(optimizer).__name__}(lr={lr}) with parameter groups "
                 f"{len(g_bn)} weight(decay=0.0), {len(g_w)} weight(decay={decay}), {len(g_b)} bias")
     return optimizer
-
 
 
 def smartCrossEntropyLoss(label_smoothing: float = 0.0) -> nn.CrossEntropyLoss:  # noqa: N802 (YOLOv5's name)
