@@ -28,6 +28,7 @@ from models.common import (C3, SPP, SPPF, Bottleneck, C3_GhostModule, C3Ghost, C
                            GhostConv, GhostModule, Proto, fuse_module, replace_default_act)
 from models.common import Classify  # noqa: E402
 from models.registry import CHANNEL_MODULES, MODULES, REPEAT_MODULES, yaml_block  # noqa: E402
+from utils.training.autoanchor import check_anchor_order  # noqa: E402
 from utils.checks import make_divisible  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.files import check_yaml, yaml_load  # noqa: E402
@@ -174,15 +175,6 @@ class Segment(Detect):
         p = self.proto(x[0])  # before Detect.forward, which overwrites x in place
         x = Detect.forward(self, x)
         return (x, p) if self.training else (x[0], p) if self.export else (x[0], p, x[1])
-
-
-def check_anchor_order(m: Detect) -> None:
-    """Flip the anchors when their order of area disagrees with the order of strides."""
-    a = m.anchors.prod(-1).mean(-1).view(-1)
-    da, ds = a[-1] - a[0], m.stride[-1] - m.stride[0]
-    if da and (da.sign() != ds.sign()):
-        LOGGER.info(f"{colorstr('AutoAnchor: ')}Reversing anchor order")
-        m.anchors[:] = m.anchors.flip(0)
 
 
 class BaseModel(nn.Module):

@@ -19,7 +19,7 @@ from models.yolo import Model
 from tools.benchmarks.timing import machine_summary, measure
 from utils.files import ROOT, yaml_load
 from utils.torch_utils import keep_freed_memory, smart_optimizer
-from utils.training.distill import DIST_HYP, Distiller, load_teacher
+from engine.distillation import DIST_HYP, Distiller, load_teacher
 from utils.training.loss import ComputeLoss
 
 
