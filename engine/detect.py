@@ -23,7 +23,6 @@ from utils.logger import LOGGER, colorstr
 from utils.torch_utils import de_parallel, intersect_dicts, to_float_image
 from utils.training.autoanchor import check_anchors
 from utils.training.class_weights import labels_to_class_weights, labels_to_image_weights
-from utils.training.hyps import load_hyp
 from utils.training.loss import ComputeLoss, scale_loss_gains
 from utils.training.run_logger import PROGRESS_COLUMNS, RESULT_KEYS, TRAIN_PLOT_BATCHES, progress_row
 
@@ -53,9 +52,6 @@ class DetectTask:
     loss_names = ("box_loss", "obj_loss", "cls_loss")
     metric_keys = RESULT_KEYS[3:7]
     model_class = Model
-
-    def hyp(self, opt: argparse.Namespace) -> dict:
-        return load_hyp(opt.hyp)
 
     def check_dataset(self, opt: argparse.Namespace) -> dict:
         with torch_distributed_zero_first(local_rank()):

@@ -4,6 +4,11 @@ The Trainer (engine/trainer.py) owns the loop, devices, DDP, AMP, EMA, optimizer
 early stopping and callbacks; everything that depends on what the model predicts comes from a Task. Tasks are plain
 classes written against this protocol (composition, no base class to inherit); a new task is one such class plus its
 entry script (see docs/architecture.md).
+
+Optional members, read with getattr: `lr_keys` (results.csv LR columns, default x/lr0..2), `lr_after_step` (PyTorch's
+schedule convention and the LR logged after the step, as classify/train.py; default: detection's one-epoch lag),
+`cli_defaults()` / `add_arguments(parser)` (train.py's flags for the task), and any callback hook method
+(`on_train_epoch_start(trainer)`, ...: the Trainer registers the task like a plug-in).
 """
 
 from __future__ import annotations
@@ -19,9 +24,6 @@ class Task(Protocol):
     name: str  # 'detect', 'segment', 'classify': logs and trackers name the run's task with it
     loss_names: tuple[str, ...]  # the loss items the criterion returns, in order ('box_loss', 'obj_loss', ...)
     metric_keys: tuple[str, ...]  # results.csv metric columns, in the order `validate` returns them
-
-    def hyp(self, opt: argparse.Namespace) -> dict:
-        """The run's hyperparameters (lr0, lrf, momentum, weight_decay, warmup_*, and the task's own)."""
 
     def check_dataset(self, opt: argparse.Namespace) -> dict:
         """The data dict: 'train', 'val', 'nc', 'names' at least; raises UserError naming what is wrong."""
