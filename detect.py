@@ -101,12 +101,14 @@ class ResultSaver:
     hide_conf: bool = False
     save_format: int = 0  # --save-txt boxes: 0 YOLO xywh, 1 Pascal-VOC xyxy (both normalized)
 
-    def record(self, p: Path, im0: np.ndarray, det: torch.Tensor, txt_path: str) -> np.ndarray:
-        """Write label lines, crops and CSV rows for det (boxes in im0 pixels); return im0 annotated if drawn."""
+    def record(self, p: Path, im0: np.ndarray, det: torch.Tensor, txt_path: str,
+               canvas: np.ndarray | None = None) -> np.ndarray:
+        """Write label lines, crops and CSV rows for det (boxes in im0 pixels); return im0 (or canvas, an image of
+        im0's size already drawn on: segment/predict.py's masks) annotated if drawn. Crops are cut from im0."""
         if self.save_txt:  # lines in the order YOLOv5 writes them: last detection first
             write_yolo_labels(f"{txt_path}.txt", det.flip(0), im0.shape, self.save_conf, self.save_format)
         imc = im0.copy() if self.save_crop else im0
-        annotator = Annotator(im0, line_width=self.line_thickness, example=str(self.names))
+        annotator = Annotator(im0 if canvas is None else canvas, line_width=self.line_thickness, example=str(self.names))
         for *xyxy, conf, cls in reversed(det):
             c = int(cls)
             if self.save_csv:

@@ -1,4 +1,4 @@
-"""Draw detections on images: class colours, boxes and labels that stay readable at any image size."""
+"""Draw detections on images: class colours, boxes, labels and masks that stay readable at any image size."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import matplotlib
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 FONT_FILE = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"  # ships with matplotlib
@@ -94,6 +95,28 @@ class Annotator:
         baseline_y = p1[1] - 2 if above else p1[1] + h + 2
         cv2.putText(self.im, label, (p1[0], baseline_y), cv2.FONT_HERSHEY_SIMPLEX, scale, txt_color,
                     thickness=tf, lineType=cv2.LINE_AA)
+
+    def masks(self, masks: torch.Tensor, colors: list[tuple], im_gpu: torch.Tensor, alpha: float = 0.5,
+              retina_masks: bool = False) -> None:
+        """Paint binary masks (n, h, w) in their BGR colours over im_gpu (3, h, w RGB in [0, 1], the image they were
+        made for), as YOLOv5 v7.0: each mask at alpha, an earlier mask over a later one; the result replaces the
+        image, scaled to it from a letterboxed input unless retina_masks (masks already at the image's size)."""
+        from utils.masks import scale_image
+
+        if not len(masks):
+            return
+        colour = torch.tensor(colors, device=im_gpu.device, dtype=torch.float32)[:, None, None] / 255  # (n, 1, 1, 3)
+        masks = masks.unsqueeze(3).float()  # (n, h, w, 1)
+        uncovered = (1 - masks * alpha).cumprod(0)  # share of each pixel left after masks 0..k
+        paint = (masks * colour * alpha * uncovered).sum(0) * 2
+        im = im_gpu.flip(0).permute(1, 2, 0).float() * uncovered[-1] + paint  # BGR
+        im = (im * 255).byte().cpu().numpy()
+        canvas = np.asarray(self.im) if self.pil else self.im
+        im = im if retina_masks else scale_image(im.shape, im, canvas.shape)
+        if self.pil:
+            self.fromarray(np.ascontiguousarray(im))
+        else:
+            self.im[:] = im
 
     def rectangle(self, xy, fill: tuple | None = None, outline: tuple | None = None, width: int = 1) -> None:
         """A plain rectangle (mosaic tile borders, highlights)."""
