@@ -27,15 +27,16 @@ def _device(device: str | torch.device | None) -> torch.device:
 
 
 def _build_untrained(name: str, channels: int, classes: int, device: torch.device) -> torch.nn.Module:
-    """A fresh DetectionModel from models/<name>.yaml (for other channel/class counts or pretrained=False)."""
-    from models.yolo import DetectionModel
+    """A fresh model from models/<name>.yaml, models/segment/ included (for other channel/class counts or
+    pretrained=False)."""
+    from models.yolo import model_class
     from utils.errors import UserError
     from utils.files import ROOT
 
     cfg = sorted((ROOT / "models").rglob(f"{Path(name).stem}.yaml"))
     if not cfg:
         raise UserError(f"no model config models/{Path(name).stem}.yaml for '{name}'")
-    return DetectionModel(cfg[0], ch=channels, nc=classes).to(device)
+    return model_class(cfg[0])(cfg[0], ch=channels, nc=classes).to(device)
 
 
 def _transfer_weights(model: torch.nn.Module, weights: Path, classes: int) -> None:
@@ -72,6 +73,10 @@ def _create(name: str | Path, pretrained: bool = True, channels: int = 3, classe
         model = DetectMultiBackend(path, device=device, fuse=autoshape)
         if is_classifier(model):  # class probabilities of images, not detections
             return ClassifierShape(model) if autoshape else model
+        if model.segmentation and autoshape:  # as YOLOv5 v7.0: the model itself, (pred, protos) per image batch
+            LOGGER.warning("WARNING ⚠️ YOLOv5 SegmentationModel is not yet compatible with AutoShape. "
+                           "You will not be able to run inference with this model.")
+            return model
         return AutoShape(model) if autoshape else model
     model = _build_untrained(str(name), channels, classes, device)
     if pretrained:

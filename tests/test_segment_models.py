@@ -208,3 +208,16 @@ def test_ghost_seg_model_takes_yolov5n_weights(yolov5n_pt):
     assert len(sd) == 210 and not any(k.startswith("model.24.") for k in sd)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in sd.items())
     assert not any(".m.0.primary_conv" in k for k in sd)
+
+
+def test_hub_custom_seg_model_as_yolov5(log_lines):
+    """torch.hub 'custom' with a seg .pt gives the model itself with YOLOv5 v7.0's AutoShape warning; a standard seg
+    name with another class count builds a SegmentationModel."""
+    import hubconf
+
+    model = hubconf.custom(_seg_weights(SEG_WEIGHTS[0]))
+    assert any("SegmentationModel is not yet compatible with AutoShape" in x for x in log_lines)
+    with torch.no_grad():
+        pred, protos = model(torch.zeros(1, 3, 64, 64))
+    assert pred.shape == (1, 252, 117) and protos.shape == (1, 32, 16, 16)
+    assert isinstance(hubconf._create("yolov5n-seg", pretrained=False, classes=3, autoshape=False), SegmentationModel)
