@@ -105,3 +105,13 @@ def test_masks2segments_outline_refills_the_blob(g):
 def test_masks2segments_refuses_unknown_strategy():
     with pytest.raises(ValueError, match="strategy"):
         masks2segments(torch.zeros(1, 4, 4), "biggest")
+
+
+def test_scale_image_takes_more_channels_than_one_opencv_resize(g):
+    """300 detections (val's max_det) exceed OpenCV 5's 128 channels per resize: the same per-channel result."""
+    masks = np.tile(g["auto_pad_f32__masks"], (1, 1, 100))  # 300 channels
+    out = scale_image((64, 64), masks, tuple(g["auto_pad_f32__im0_shape"]))
+    assert out.shape == (40, 50, 300)
+    # OpenCV's float path rounds a little differently by channel count: 2e-6 here, 1e-6 for the golden 3 channels
+    np.testing.assert_allclose(out[..., 297:], g["auto_pad_f32__out"], rtol=0, atol=2e-6)
+    assert scale_image((64, 64), masks[..., :0], (40, 50, 3)).shape == (40, 50, 0)

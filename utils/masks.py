@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+CV_MAX_CHANNELS = 128  # channels one cv2.resize call accepts; bilinear resizing treats each channel alone
+
 
 def crop_mask(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     """Zero each mask (n, h, w) outside its box (n, 4) xyxy in mask pixels: pixel index x1 <= col < x2, y1 <= row < y2."""
@@ -78,8 +80,13 @@ def scale_image(im1_shape: tuple[int, int], masks: np.ndarray, im0_shape: tuple,
     bottom, right = int(im1_shape[0] - pad[1]), int(im1_shape[1] - pad[0])
     if masks.ndim < 2:
         raise ValueError(f"scale_image: masks need 2 or 3 dimensions (h, w[, k]), got shape {masks.shape}")
-    masks = cv2.resize(masks[top:bottom, left:right], (im0_shape[1], im0_shape[0]))
-    return masks[:, :, None] if masks.ndim == 2 else masks
+    masks = masks[top:bottom, left:right]
+    size = (im0_shape[1], im0_shape[0])
+    if masks.ndim == 2:
+        return cv2.resize(masks, size)[:, :, None]
+    chunks = [cv2.resize(masks[..., i:i + CV_MAX_CHANNELS], size).reshape(size[1], size[0], -1)
+              for i in range(0, masks.shape[2], CV_MAX_CHANNELS)]  # one resize takes at most 128 channels (OpenCV 5)
+    return np.concatenate(chunks, 2) if chunks else np.zeros((size[1], size[0], 0), masks.dtype)
 
 
 def mask_iou(mask1: torch.Tensor, mask2: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
