@@ -54,7 +54,7 @@ def _classifier_globals() -> list:
     from utils.data.classify_transforms import CenterCrop, ToTensor
 
     return [ClassificationModel, Classify, T.Compose, T.Normalize, (CenterCrop, "utils.augmentations.CenterCrop"),
-            (ToTensor, "utils.augmentations.ToTensor")]
+            (ToTensor, "utils.augmentations.ToTensor"), CenterCrop, ToTensor]  # re-saved here: under their own paths
 
 
 def _allowed_globals() -> list:
@@ -137,6 +137,7 @@ def strip_optimizer(f: str | Path = "best.pt", s: str | Path = "") -> None:
         ckpt["model"] = ckpt["ema"]
     for k in ("optimizer", "best_fitness", "ema", "updates"):
         ckpt[k] = None
+    ckpt.pop("train_state", None)  # the trainer's exact-resume state (engine/resume.py)
     ckpt["epoch"] = -1
     ckpt["model"].half()
     for p in ckpt["model"].parameters():

@@ -148,6 +148,17 @@ def test_shared_classifier_checkpoints_load_and_run(name):
         torch.testing.assert_close(model(x), unfused(x), atol=1e-4, rtol=1e-4)  # fusing keeps the logits
 
 
+def test_yolov5_classifier_saved_here_loads_again(tmp_path):
+    """A YOLOv5 classifier carries its eval transform (model.transforms): saved here (fine-tuned, benchmark copies)
+    it pickles our CenterCrop/ToTensor under their own module paths, which must load as YOLOv5's names do."""
+    from models.checkpoints import load_checkpoint, save_checkpoint
+
+    model = attempt_load(shared_path("weights/yolov5n-cls-coco128cls.pt"), fuse=False)
+    assert hasattr(model, "transforms")
+    save_checkpoint({"model": model}, tmp_path / "resaved.pt")
+    assert type(load_checkpoint(tmp_path / "resaved.pt")["model"].transforms).__name__ == "Compose"
+
+
 def test_hub_wrapper_gives_probabilities(bus_jpg, zidane_jpg):
     model = ClassifierShape(load_classifier(str(shared_path("weights/yolov5n-cls-coco128cls.pt")), torch.device("cpu")))
     p = model([str(bus_jpg), str(zidane_jpg)])
