@@ -130,7 +130,8 @@ class ResultSaver:
         if self.save_img:
             save_path = str(self.save_dir / p.name)
             if mode == "image":
-                cv2.imwrite(save_path, im0)
+                if not cv2.imwrite(save_path, im0):  # OpenCV only returns False: a full disk must not pass silently
+                    raise UserError(f"cannot write {save_path} (disk full, a file size limit or a read-only folder)")
             else:
                 self.videos.write(i, save_path, im0, fps)
 
@@ -165,7 +166,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
     if kind.is_url and kind.is_file:
         source = check_file(source)
 
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
+    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok, mkdir=True)  # one line if it cannot be made
     (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
 
     device = select_device(device)

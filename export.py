@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import tempfile
 import json
 import time
@@ -35,7 +36,7 @@ from utils.export import tensorflow as tf_export
 from utils.export.outputs import atomic_output, remove, require
 from utils.checks import check_args, check_img_size
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, file_size, root_rel, yaml_save
+from utils.files import ROOT, file_size, is_writeable, root_rel, yaml_save
 from utils.logger import LOGGER, colorstr, print_args
 from utils.torch_utils import keep_freed_memory, select_device
 
@@ -109,8 +110,10 @@ def export_torchscript(model: nn.Module, im: torch.Tensor, file: Path, optimize:
         with atomic_output(f) as tmp:
             optimize_for_mobile(ts)._save_for_lite_interpreter(str(tmp), _extra_files=extra)
     else:
+        buffer = io.BytesIO()  # written from Python: torch's own file writer aborts the process on a full disk
+        torch.jit.save(ts, buffer, _extra_files=extra)
         with atomic_output(f) as tmp:
-            ts.save(str(tmp), _extra_files=extra)
+            tmp.write_bytes(buffer.getvalue())
     return f
 
 
@@ -371,6 +374,9 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
     check_options(include, half, dynamic, optimize, device)
     check_nms(include, nms or agnostic_nms)
     model = attempt_load(file, device=device, inplace=True, fuse=True)
+    if not is_writeable(file.parent):  # checked before any conversion: every format would fail to write
+        raise UserError(f"{file.parent} is read-only and exports are written beside the weights; copy {file.name} "
+                        f"to a writable folder")
 
     imgsz = list(imgsz) * 2 if len(imgsz) == 1 else list(imgsz)
     gs = int(max(model.stride))

@@ -32,7 +32,7 @@ def open_image(source: str | Path) -> Image.Image:
             with urllib.request.urlopen(str(source), timeout=10) as r:
                 return Image.open(io.BytesIO(r.read()))
         return Image.open(source)
-    except (OSError, UnidentifiedImageError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
         raise UserError(f"cannot read image {source}: {e}") from None
 
 

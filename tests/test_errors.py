@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import subprocess
 import sys
@@ -84,3 +86,41 @@ def test_python_entry_points_raise_the_conventional_types(tmp_path):
         detect.run(weights=str(tmp_path / "missing.pt"), source=tmp_path, project=tmp_path)
     with pytest.raises(ValueError, match="conf_thres=2 is invalid"):
         detect.run(source=tmp_path, conf_thres=2, project=tmp_path)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EFBIG, errno.EROFS])
+def test_a_full_disk_is_one_error_line_not_a_traceback(code, capsys):
+    @exit_on_user_error
+    def main():
+        raise OSError(code, os.strerror(code), "runs/exp/weights/last.pt")
+
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (f"ERROR: cannot write runs/exp/weights/last.pt: {os.strerror(code)} (disk full, "
+                                       f"a file size limit or a read-only folder); files written before are complete\n")
+
+
+def test_other_os_errors_stay_bugs_with_their_traceback():
+    @exit_on_user_error
+    def main():
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(OSError):
+        main()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE")
+def test_detect_on_a_full_disk_ends_in_one_line_instead_of_losing_images(yolov5n_pt, bus_jpg, tmp_path):
+    """A 50 kB file size limit: the annotated image cannot be written, which OpenCV only reports by returning False."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    r = subprocess.run([sys.executable, "detect.py", "--weights", str(yolov5n_pt), "--source", str(bus_jpg), "--img",
+                        "160", "--project", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                       preexec_fn=limit, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == (f"ERROR: cannot write {tmp_path / 'exp' / 'bus.jpg'} (disk full, a file "
+                                                 f"size limit or a read-only folder)")

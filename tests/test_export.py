@@ -358,3 +358,16 @@ def test_int8_calibration_reads_list_files_relative_to_the_list(tmp_path, monkey
     monkeypatch.chdir(tmp_path / "elsewhere")
     batches = list(export.calibration_images(data, [64, 64], 32)())
     assert len(batches) == 2 and all(b.shape == (1, 3, 64, 64) and b.dtype == "float32" for b in batches)
+
+
+def test_weights_in_a_read_only_folder_are_refused_before_converting(yolov5n_pt, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    w = copy_weights(yolov5n_pt, folder)
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(UserError, match=f"{folder} is read-only and exports are written beside the weights"):
+            export.run(weights=w, include=["torchscript"], imgsz=[64])
+        assert sorted(p.name for p in folder.iterdir()) == ["yolov5n.pt"]
+    finally:
+        folder.chmod(0o755)

@@ -116,3 +116,14 @@ def test_check_file_takes_existing_names_literally_and_finds_bracketed_names(tmp
     with pytest.raises(FileNotFoundError, match="file not found"):
         check_file("coco[8].yaml")
     assert check_file("coco8.yaml").endswith("coco8.yaml") and is_pattern("coco[8].yaml")
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    def read_only(self, *args, **kwargs):
+        raise OSError(30, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    for exist_ok in (False, True):
+        with pytest.raises(UserError, match=f"cannot create the folder {tmp_path / 'exp'}: Read-only file system; "
+                                            f"choose a writable --project"):
+            increment_path(tmp_path / "exp", exist_ok=exist_ok, mkdir=True)

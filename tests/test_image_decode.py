@@ -3,6 +3,8 @@ the scan is skipped with a warning inside a DataLoader worker, never ending the 
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -86,3 +88,15 @@ def test_every_depth_gives_three_channel_uint8(tmp_path, dtype):
     f = tmp_path / "x.tiff"
     cv2.imwrite(str(f), np.ones((H, W), dtype))
     assert read_image(str(f)).shape == (H, W, 3) and read_image(str(f)).dtype == np.uint8
+
+
+def test_a_decompression_bomb_is_an_unreadable_image_not_a_crash(tmp_path):
+    """A PNG whose header claims 40000 x 40000 pixels: OpenCV refuses it before decoding, read_image says so."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0))
+    f = tmp_path / "bomb.png"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 40001)) + chunk(b"IEND", b""))
+    with pytest.raises(UnreadableImage, match="decompression bomb"):
+        read_image(str(f))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import signal
 import sys
@@ -22,6 +23,9 @@ class WrongType(UserError, TypeError):
     """A Python API argument of the wrong type (catchable as TypeError too)."""
 
 
+DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT}  # the machine's limits, not a bug: one line
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (kill, timeout, a job scheduler): stops everything and unwinds as Ctrl-C does, so that cleanup code
     removes temporary files (a SystemExit would be taken for a converter's own exit)."""
@@ -32,8 +36,8 @@ def _terminate(signum: int, frame) -> None:
 
 
 def exit_on_user_error(main: Callable) -> Callable:
-    """Run a script's main(); a UserError becomes one 'ERROR: ...' line and exit code 2, Ctrl-C one line and 130,
-    SIGTERM one line and 143 (when its handler is the default, in the main thread)."""
+    """Run a script's main(); a UserError or a full disk becomes one 'ERROR: ...' line and exit code 2, Ctrl-C one
+    line and 130, SIGTERM one line and 143 (when its handler is the default, in the main thread)."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -45,6 +49,12 @@ def exit_on_user_error(main: Callable) -> Callable:
             return main(*args, **kwargs)
         except UserError as e:
             print(f"ERROR: {e}", file=sys.stderr)
+            sys.exit(2)
+        except OSError as e:
+            if e.errno not in DISK_ERRORS:
+                raise
+            print(f"ERROR: cannot write {e.filename or 'a file'}: {e.strerror} (disk full, a file size limit or a "
+                  f"read-only folder); files written before are complete", file=sys.stderr)
             sys.exit(2)
         except Terminated:
             print("Terminated (SIGTERM); files already written are complete.", file=sys.stderr)

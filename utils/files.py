@@ -32,7 +32,7 @@ def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdi
     path = Path(path)
     if exist_ok:
         if mkdir:
-            path.mkdir(parents=True, exist_ok=True)
+            _make_folder(path, exist_ok=True)
         return path
     stem, suffix = (path.with_suffix(""), path.suffix) if path.is_file() else (path, "")
     for n in range(1, 10_000):
@@ -42,11 +42,23 @@ def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdi
         if not mkdir:
             return candidate
         try:
-            candidate.mkdir(parents=True)
+            _make_folder(candidate, exist_ok=False)
             return candidate
         except FileExistsError:  # another process took it between the check and the mkdir
             continue
     raise UserError(f"{path}: 10000 numbered folders exist already; choose another --name")
+
+
+def _make_folder(path: Path, exist_ok: bool) -> None:
+    """mkdir -p; a folder that cannot be made (read-only disk, no permission, full disk) is one line naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        if not exist_ok:  # taken by another run since increment_path looked: it tries the next number
+            raise
+        raise UserError(f"cannot create the folder {path}: a file of that name is in the way") from None
+    except OSError as e:
+        raise UserError(f"cannot create the folder {path}: {e.strerror}; choose a writable --project") from None
 
 
 class RunLock:

@@ -54,11 +54,22 @@ def three_channels(im: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(im[..., :3])
 
 
+def _imread(path: str, flags: int) -> np.ndarray | None:
+    """cv2.imread; OpenCV's refusal to decode (a decompression bomb over its pixel limit) as an UnreadableImage."""
+    try:
+        return cv2.imread(path, flags)
+    except cv2.error as e:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
+            raise UnreadableImage("more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS, 2^30 by default): a "
+                                  "decompression bomb?") from None
+        raise UnreadableImage(f"OpenCV cannot decode it: {str(e).strip().splitlines()[-1][:160]}") from None
+
+
 def read_image(path: str) -> np.ndarray:
     """An image file as BGR uint8 HWC, EXIF orientation applied; UnreadableImage saying why it cannot be used."""
-    im = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # any depth; grey, CMYK, palette -> BGR
+    im = _imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # any depth; grey, CMYK, palette -> BGR
     if im is None:
-        im = cv2.imread(path, cv2.IMREAD_UNCHANGED)  # e.g. one-channel float TIFFs, which the colour path refuses
+        im = _imread(path, cv2.IMREAD_UNCHANGED)  # e.g. one-channel float TIFFs, which the colour path refuses
     if im is None:
         raise UnreadableImage("not a readable image")
     return three_channels(to_uint8(im))
