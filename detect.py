@@ -108,7 +108,8 @@ class ResultSaver:
         if self.save_txt:  # lines in the order YOLOv5 writes them: last detection first
             write_yolo_labels(f"{txt_path}.txt", det.flip(0), im0.shape, self.save_conf, self.save_format)
         imc = im0.copy() if self.save_crop else im0
-        annotator = Annotator(im0 if canvas is None else canvas, line_width=self.line_thickness, example=str(self.names))
+        annotator = Annotator(im0 if canvas is None else canvas, line_width=self.line_thickness,
+                              example=str(self.names))
         for *xyxy, conf, cls in reversed(det):
             c = int(cls)
             if self.save_csv:

@@ -423,8 +423,8 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
         h = "--half" if half else ""
         LOGGER.info(f"\nExport complete ({time.time() - t:.1f}s)"
                     f"\nResults saved to {colorstr('bold', file.parent.resolve())}"
-                    f"\n{'Predict: ' if seg else 'Detect:  '}        python {'segment/predict.py' if seg else 'detect.py'} "
-                    f"--weights {files[-1]} {h}"
+                    f"\n{'Predict:' if seg else 'Detect: '}         "
+                    f"python {'segment/predict.py' if seg else 'detect.py'} --weights {files[-1]} {h}"
                     f"\nValidate:        python {'segment/' if seg else ''}val.py --weights {files[-1]} {h}"
                     f"\nPyTorch Hub:     model = torch.hub.load('.', 'custom', '{files[-1]}', source='local')")
     if log.failed:

@@ -23,7 +23,8 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from detect import ResultSaver, VideoSaver, can_show_windows, count_summary, open_source, source_fps, to_batch  # noqa: E402
+from detect import (ResultSaver, VideoSaver, can_show_windows, count_summary, open_source, source_fps,  # noqa: E402
+                    to_batch)
 from models.backends import DetectMultiBackend  # noqa: E402
 from models.checkpoints import strip_optimizer  # noqa: E402
 from utils.annotator import Annotator, colors  # noqa: E402
@@ -80,13 +81,14 @@ def mask_canvas(im0: np.ndarray, im: torch.Tensor, masks: torch.Tensor, det: tor
 
 @torch.inference_mode()
 def run(weights: str | Path | list = ROOT_REL / "yolov5s-seg.pt", source: str | Path = ROOT_REL / "data/images",
-        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640), conf_thres: float = 0.25,
-        iou_thres: float = 0.45, max_det: int = 1000, device: str = "", view_img: bool = False,
-        save_txt: bool = False, save_conf: bool = False, save_crop: bool = False, nosave: bool = False,
-        classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False, visualize: bool = False,
-        update: bool = False, project: str | Path = ROOT_REL / "runs/predict-seg", name: str = "exp",
-        exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False, hide_conf: bool = False,
-        half: bool = False, dnn: bool = False, vid_stride: int = 1, retina_masks: bool = False) -> Path:
+        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640),
+        conf_thres: float = 0.25, iou_thres: float = 0.45, max_det: int = 1000, device: str = "",
+        view_img: bool = False, save_txt: bool = False, save_conf: bool = False, save_crop: bool = False,
+        nosave: bool = False, classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False,
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT_REL / "runs/predict-seg",
+        name: str = "exp", exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False,
+        hide_conf: bool = False, half: bool = False, dnn: bool = False, vid_stride: int = 1,
+        retina_masks: bool = False) -> Path:
     """Segment every frame of source and save what was asked for; returns the run folder."""
     check_args(locals(), python=True)
     if augment:
@@ -161,7 +163,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """segment/predict.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s-seg.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/screen/0(webcam)")
+    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/0(webcam)")
     parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="(optional) dataset.yaml path")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
     parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")

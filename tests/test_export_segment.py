@@ -1,5 +1,6 @@
-"""export.py and DetectMultiBackend with segmentation models: TorchScript, ONNX (static and --dynamic, outputs output0
-and output1 = protos) and OpenVINO give PyTorch's rows, prototypes, boxes and masks; other formats refuse in one line."""
+"""export.py and DetectMultiBackend with segmentation models: TorchScript, ONNX (static and --dynamic, outputs
+output0 and output1 = protos) and OpenVINO give PyTorch's rows, prototypes, boxes and masks; other formats refuse in
+one line."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def assert_seg_parity(ref: DetectMultiBackend, files: list[str], shapes: tuple) 
             assert y[0].shape == y0[0].shape and y[1].shape == y0[1].shape == (bs, 32, h // 4, w // 4), f
             assert close(y[0], y0[0], 1e-3), f"{f}: rows differ by {(y[0] - y0[0]).abs().max():.2e}"
             assert close(y[1], y0[1], 1e-3), f"{f}: protos differ by {(y[1] - y0[1]).abs().max():.2e}"
-            for d0, d in zip(non_max_suppression(y0[0], 0.05, 0.45, nm=32), non_max_suppression(y[0], 0.05, 0.45, nm=32)):
+            dets = (non_max_suppression(p[0], 0.05, 0.45, nm=32) for p in (y0, y))
+            for d0, d in zip(*dets):
                 assert d.shape == d0.shape and close(d[:, :6], d0[:, :6], 1e-3), f
             for i in range(bs):
                 rows = y0[0][i, :, 4].topk(20).indices

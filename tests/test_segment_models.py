@@ -20,7 +20,8 @@ from utils.files import check_yaml, yaml_load
 from utils.torch_utils import intersect_dicts
 
 SEG_WEIGHTS = ("yolov5n-seg-coco128seg.pt", "yolov5n-seg-ghostdyn-seedpatch.pt")
-TINY = {"nc": 3, "depth_multiple": 1.0, "width_multiple": 1.0, "anchors": [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119]],
+TINY = {"nc": 3, "depth_multiple": 1.0, "width_multiple": 1.0,
+        "anchors": [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119]],
         "backbone": [[-1, 1, "Conv", [8, 3, 2]], [-1, 1, "Conv", [8, 3, 2]], [-1, 1, "Conv", [16, 3, 2]],
                      [-1, 1, "Conv", [16, 3, 2]]],
         "head": [[[2, 3], 1, "Segment", ["nc", "anchors", 4, 16]]]}
@@ -171,7 +172,8 @@ def test_our_seg_checkpoint_pickles_yolov5_classes_and_attributes(tmp_path):
     names = _pickled_globals(f)
     assert {"models.yolo.SegmentationModel", "models.yolo.Segment", "models.common.Proto"} <= names
     assert names - _pickled_globals(official_file) == set()
-    for (name, a), (_, b) in zip(official.named_modules(remove_duplicate=False), ours.named_modules(remove_duplicate=False)):
+    pairs = zip(official.named_modules(remove_duplicate=False), ours.named_modules(remove_duplicate=False))
+    for (name, a), (_, b) in pairs:
         assert type(a) is type(b), name
         set_by_train = {"hyp", "nc", "class_weights"} if name == "" else set()
         assert set(vars(a)) - set(vars(b)) <= {"_is_full_backward_hook"} | set_by_train, name
