@@ -285,8 +285,8 @@ def test_failing_tracker_warns_once_and_turns_off(tmp_path, log_lines):
     assert tracker.calls == 1 and not tracker.active and tracker.closed == 1
     warnings = [line for line in log_lines if "Exploding" in line]
     assert len(warnings) == 1
-    assert ("WARNING ⚠️ on_fit_epoch_end failed (ConnectionError: server gone); Exploding logging is off for the rest "
-            "of this run, training goes on") in warnings[0]
+    assert ("WARNING ⚠️ on_fit_epoch_end failed (ConnectionError: server gone); Exploding logging is off for the "
+            "rest of this run, training goes on") in warnings[0]
 
 
 def test_comet_without_api_key_warns_and_training_goes_on(tmp_path, monkeypatch, log_lines):

@@ -119,6 +119,6 @@ class ExperimentTracker:
         self.close()
 
     def save_period_due(self, trainer) -> bool:
-        """YOLOv5: trackers upload last.pt every --save-period epochs, except at the final epoch (the end uploads it)."""
+        """YOLOv5: last.pt goes up every --save-period epochs, except at the final epoch (on_train_end uploads it)."""
         period = getattr(self.opt, "save_period", -1)
         return period > 0 and (trainer.epoch + 1) % period == 0 and trainer.epoch + 1 < self.opt.epochs

@@ -60,7 +60,7 @@ class ClearmlLogger(ExperimentTracker):
                               task_name=opt.name if opt.name != "exp" else "Training", tags=["YOLOv5"],
                               output_uri=True, reuse_last_task_id=bool(getattr(opt, "exist_ok", False)),
                               auto_connect_frameworks=False)  # scalars and images are reported below; binding
-        # frameworks would import TensorFlow (when installed for exports), 20-30 s, and log the TensorBoard scalars twice
+        # frameworks would import TensorFlow (installed for exports: 20-30 s) and log the TensorBoard scalars twice
         self.task.connect(dict(trainer.hyp), name="Hyperparameters")
         self.task.connect(flat_options(opt), name="Args")
 

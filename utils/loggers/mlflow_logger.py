@@ -1,8 +1,8 @@
 """MLflow: a run per training (experiment named as YOLOv5 names projects, or MLFLOW_EXPERIMENT_NAME; run named after
 the run folder, or MLFLOW_RUN), options and hyperparameters as params, metrics per epoch, the run's plots, results.csv
 and best.pt/last.pt as artifacts. MLFLOW_TRACKING_URI names a server; unset, MLflow's local default applies
-(./mlflow.db with artifacts under ./mlruns for MLflow 3, a ./mlruns file store for MLflow 2). MLFLOW_KEEP_RUN_ACTIVE=true
-leaves the run open at the end; YOLOv5_MLFLOW=false turns MLflow off."""
+(./mlflow.db with artifacts under ./mlruns for MLflow 3, a ./mlruns file store for MLflow 2).
+MLFLOW_KEEP_RUN_ACTIVE=true leaves the run open at the end; YOLOv5_MLFLOW=false turns MLflow off."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class MlflowLogger(ExperimentTracker):
         experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
         run = self.client.create_run(experiment_id, run_name=os.getenv("MLFLOW_RUN") or Path(trainer.save_dir).name)
         self.run_id = run.info.run_id
-        params = [Param(metric_key(k), str(v)[:MAX_PARAM_LENGTH]) for k, v in flat_options(self.opt, trainer.hyp).items()]
+        options = flat_options(self.opt, trainer.hyp)
+        params = [Param(metric_key(k), str(v)[:MAX_PARAM_LENGTH]) for k, v in options.items()]
         for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=params[i:i + 100])
 

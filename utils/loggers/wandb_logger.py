@@ -62,8 +62,9 @@ class WandbLogger(ExperimentTracker):
 
     def on_model_save(self, trainer) -> None:
         if self.save_period_due(trainer):
-            best = trainer.best_fitness == trainer.fitness
-            self._log_model([trainer.last], trainer, ["last", f"epoch {trainer.epoch + 1}"] + (["best"] if best else []))
+            best = ["best"] if trainer.best_fitness == trainer.fitness else []
+            aliases = ["last", f"epoch {trainer.epoch + 1}", *best]
+            self._log_model([trainer.last], trainer, aliases)
 
     def on_train_end(self, trainer) -> None:
         import wandb
