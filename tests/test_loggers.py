@@ -4,7 +4,9 @@ tool's own files or client: the metric series equal the results.csv fed in, the 
 from __future__ import annotations
 
 import argparse
+import base64
 import glob
+import hashlib
 import importlib.util
 import json
 import struct
@@ -162,7 +164,8 @@ def test_wandb_offline(tmp_path, monkeypatch):
     datasets = [a for a in artifacts if a.type == "dataset"]
     assert len(models) == 1 and {"best", "latest", "v5"} <= set(models[0].aliases)
     files = {c.path: c.digest for c in models[0].manifest.contents}
-    assert set(files) == {"best.pt", "last.pt"}
+    assert files == {f.name: base64.b64encode(hashlib.md5(f.read_bytes()).digest()).decode()
+                     for f in (trainer.best, trainer.last)}  # W&B's digest: base64 of the file's MD5
     assert len(datasets) == 1 and datasets[0].name == "coco8_val"
     assert {c.path for c in datasets[0].manifest.contents} == {"val/images/im0.jpg", "val/images/im1.jpg",
                                                                "val/labels/im0.txt", "val/labels/im1.txt"}
