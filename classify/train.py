@@ -38,8 +38,10 @@ ENGINE_DEFAULTS = {"evolve": None, "noval": False, "noplots": False, "resume": F
 def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Namespace:
     root = root_rel()
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", type=str, default="yolov5s-cls.pt", help="initial weights path")
-    parser.add_argument("--data", type=str, default="imagenette160", help="cifar10, cifar100, mnist, imagenet, ...")
+    parser.add_argument("--model", type=str, default="yolov5s-cls.pt",
+                        help="initial weights (.pt), a model YAML or a torchvision model name")
+    parser.add_argument("--data", type=str, default="imagenette160",
+                        help="dataset folder or name: coco8-cls, cifar10, mnist, imagenette160, ...")
     parser.add_argument("--epochs", type=int, default=10, help="total training epochs")
     parser.add_argument("--batch-size", type=int, default=64, help="total batch size for all GPUs")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=224, help="train, val image size (pixels)")
