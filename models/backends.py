@@ -209,7 +209,7 @@ class DetectMultiBackend(nn.Module):
             y = self.model(im)
         elif self.onnx and self.dnn:
             self.net.setInput(im.cpu().numpy())
-            y = self.net.forward()
+            y = self.net.forward(self.net.getUnconnectedOutLayersNames())  # all outputs: a seg model's protos too
         elif self.onnx:
             y = self.session.run(self.output_names, {self.input_name: im.cpu().numpy()})
         elif self.runtime is not None:

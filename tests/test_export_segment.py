@@ -115,3 +115,13 @@ def test_other_formats_refuse_segmentation_in_one_line(tmp_path, log_lines):
     refused = [x for x in log_lines if "does not support segmentation models" in x]
     assert len(refused) == len(include) and all("\n" not in x for x in refused)
     assert sorted(p.name for p in tmp_path.iterdir()) == [w.name]
+
+
+def test_onnx_through_opencv_dnn_gives_rows_and_protos(static_exports):
+    """--dnn reads every output of the fixed-shape ONNX export, the prototypes included."""
+    ref, files = static_exports
+    m = DetectMultiBackend(next(f for f in files if f.endswith(".onnx")), CPU, dnn=True)
+    x = _image(1, IMGSZ, IMGSZ)
+    with torch.no_grad():
+        y0, y = ref(x), m(x)
+    assert len(y) == 2 and close(y[0], y0[0], 1e-3) and close(y[1], y0[1], 1e-3)
