@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import random
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from utils.errors import UserError
 from utils.files import check_file, yaml_load
 from utils.logger import LOGGER
+from utils.torch_utils import de_parallel
 
 
 def get_latest_run(search_dir: str | Path) -> str:
@@ -68,3 +71,45 @@ def restore_state(ckpt: dict, optimizer: torch.optim.Optimizer, ema, weights: st
         ema.updates = ckpt["updates"]
     LOGGER.info(f"Resuming training from {weights} from epoch {start_epoch} to {epochs} total epochs")
     return best_fitness, start_epoch
+
+
+def training_state(trainer) -> dict:
+    """What an exact resume needs beyond YOLOv5's checkpoint keys: fp32 weights (model and EMA are stored in fp16),
+    the random generators, the training loader's shuffle generator, gradient accumulation, the AMP scale and early
+    stopping. last.pt carries it as 'train_state'; strip_optimizer drops it from the final files."""
+    np_state = np.random.get_state()
+    loader = getattr(trainer.train_loader, "generator", None)
+    return {
+        "model": {k: v.detach().clone() for k, v in de_parallel(trainer.model).state_dict().items()},
+        "ema": {k: v.detach().clone() for k, v in trainer.ema.ema.state_dict().items()},
+        "python_rng": random.getstate(),
+        "numpy_rng": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "loader_rng": loader.get_state() if loader is not None else None,
+        "last_opt_step": trainer.last_opt_step,
+        "accumulate": trainer.accumulate,
+        "scaler": trainer.scaler.state_dict(),
+        "stopper": (trainer.stopper.best_fitness, trainer.stopper.best_epoch),
+        "maps": torch.from_numpy(np.asarray(trainer.maps, dtype=np.float64)),
+    }
+
+
+def restore_training_state(trainer, state: dict) -> None:
+    """Put back what training_state saved, as the first thing of the resumed epoch loop (nothing may draw from the
+    random generators after it). Exact on CPU with --workers 0: worker processes keep generators of their own."""
+    de_parallel(trainer.model).load_state_dict(state["model"])
+    trainer.ema.ema.load_state_dict(state["ema"])
+    trainer.last_opt_step, trainer.accumulate = state["last_opt_step"], state["accumulate"]
+    trainer.scaler.load_state_dict(state["scaler"])
+    trainer.stopper.best_fitness, trainer.stopper.best_epoch = state["stopper"]
+    trainer.maps = state["maps"].numpy()
+    random.setstate(state["python_rng"])
+    name, keys, *rest = state["numpy_rng"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    loader = getattr(trainer.train_loader, "generator", None)
+    if loader is not None and state["loader_rng"] is not None:
+        loader.set_state(state["loader_rng"])

@@ -26,12 +26,13 @@ from utils.distributed import local_rank, rank, world_size
 from utils.errors import UserError
 from utils.files import yaml_save
 from utils.logger import LOGGER, colorstr
+from utils.loggers import experiment_loggers
 from utils.torch_compile import compile_fn
 from utils.torch_utils import ModelEMA, de_parallel, deterministic_algorithms, init_seeds, smart_optimizer
 from utils.training.autobatch import check_train_batch_size
 from utils.training.early_stopping import EarlyStopping
 from utils.training.lr_schedule import accumulation, apply_warmup, lr_lambda, warmup_iterations
-from engine.resume import restore_state
+from engine.resume import restore_state, restore_training_state, training_state
 from utils.training.run_logger import TQDM_BAR_FORMAT, RunLogger, progress_header
 
 GRAD_CLIP = 10.0
@@ -125,8 +126,9 @@ class Trainer:
         self.lf = lr_lambda(opt.epochs, hyp["lrf"], getattr(opt, "cos_lr", False))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda=self.lf)
         self.ema = ModelEMA(self.model) if self.main else None
-        self.best_fitness, self.start_epoch = 0.0, 0
+        self.best_fitness, self.start_epoch, self.resume_state = 0.0, 0, None
         if self.ckpt is not None and opt.resume:
+            self.resume_state = self.ckpt.get("train_state")
             self.best_fitness, self.start_epoch = restore_state(self.ckpt, self.optimizer, self.ema, opt.weights,
                                                                 opt.epochs)
         self.ckpt = None
@@ -173,6 +175,8 @@ class Trainer:
         self.maps = np.zeros(self.nc)
         self.results = (0.0,) * (len(self.task.metric_keys) + len(self.task.loss_names))
         self.callbacks.run("on_train_start", self)
+        if self.resume_state is not None and self.main:
+            restore_training_state(self, self.resume_state)
         t0 = time.time()
         LOGGER.info(f"Image sizes {self.imgsz} train, {self.imgsz} val\n"
                     f"Using {self.train_loader.num_workers * world_size()} dataloader workers\n"
@@ -319,6 +323,7 @@ class Trainer:
             "opt": {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.opt).items()},
             "git": None,
             "date": datetime.now().isoformat(),
+            "train_state": training_state(self),
         }
 
     def save(self, epoch: int, fi: float) -> None:
@@ -366,6 +371,7 @@ def run_training(task: Task, hyp: dict, opt: argparse.Namespace, device: torch.d
         yaml_save(Path(opt.save_dir) / "opt.yaml", vars(opt))
     if main:
         plots = not opt.evolve and not opt.noplots
-        plugins = [RunLogger(Path(opt.save_dir), plots=plots, keys=result_keys(task)), *plugins]
+        run_logger = RunLogger(Path(opt.save_dir), plots=plots, keys=result_keys(task))
+        plugins = [run_logger, *experiment_loggers(opt), *plugins]
     with deterministic_algorithms(opt.seed + 1 + rank()):
         return Trainer(task, hyp, opt, device, plugins=plugins).train()

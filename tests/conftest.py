@@ -17,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.getenv("YOLO_SHARED", ROOT.parent / "shared"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Experiment trackers installed here stay off in every training the tests run (and in their subprocesses): no network,
+# no ./mlflow.db; tests/test_loggers.py switches each one on for itself.
+for _k, _v in {"WANDB_MODE": "disabled", "COMET_MODE": "disabled", "YOLOv5_MLFLOW": "false"}.items():
+    os.environ.setdefault(_k, _v)
 
 
 def shared_path(rel: str) -> Path:

@@ -74,16 +74,7 @@ class ResumeDiffers(AssertionError):
     """The resumed run's results or weights differ (a crash or a missed kill point is a plain failure, not this)."""
 
 
-RESUME_NOT_EXACT = (
-    "resume restarts from a partial state (training code, for the lead): last.pt keeps model and EMA in fp16 only; "
-    "the python/numpy/torch RNG states are not saved (init_seeds re-seeds them, and --workers 0 augments with them); "
-    "the train loader's shuffle generator is re-created from --seed, so a resumed epoch replays epoch 0's order "
-    "(set_epoch only under DDP); last_opt_step and gradients accumulated but not yet stepped (warmup accumulate > 1) "
-    "are lost; the GradScaler state (CUDA) is not saved. Seen: results.csv rows agree up to the first kill, then differ")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-@pytest.mark.xfail(strict=True, raises=ResumeDiffers, reason=RESUME_NOT_EXACT)
 def test_killed_twice_and_resumed_ends_with_the_same_weights_and_results(tmp_path):
     full = Run([*ARGS, "--project", str(tmp_path), "--name", "full"])
     full.finish()

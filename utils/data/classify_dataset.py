@@ -14,13 +14,13 @@ import numpy as np
 import psutil
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, distributed
+from torch.utils.data import Dataset
 
 from utils.data.classify_transforms import classify_train_transforms, classify_transforms
 from utils.data.image_decode import UnreadableImage, read_image
 from utils.data.image_files import IMG_FORMATS
 from utils.data.label_scan import NUM_THREADS
-from utils.data.loaders import PIN_MEMORY, SEED_OFFSET, InfiniteDataLoader, seed_worker
+from utils.data.loaders import PIN_MEMORY, SEED_OFFSET, InfiniteDataLoader, seed_worker, shuffled_sampler
 from utils.distributed import rank as process_rank, torch_distributed_zero_first
 from utils.errors import UserError
 from utils.files import is_writeable
@@ -147,9 +147,9 @@ def create_classification_dataloader(path: str | Path, imgsz: int = 224, batch_s
     batch_size = min(batch_size, len(dataset))
     nd = torch.cuda.device_count()
     nw = min(os.cpu_count() // max(nd, 1), batch_size if batch_size > 1 else 0, workers)
-    sampler = None if rank == -1 else distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
     generator = torch.Generator()
     generator.manual_seed(SEED_OFFSET + seed + process_rank())
-    return InfiniteDataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, num_workers=nw,
+    sampler = shuffled_sampler(dataset, shuffle, rank, seed, generator)
+    return InfiniteDataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=nw,
                               sampler=sampler, pin_memory=PIN_MEMORY and torch.cuda.is_available(),
                               worker_init_fn=seed_worker, generator=generator)

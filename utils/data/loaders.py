@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, distributed
+from torch.utils.data import DataLoader, Sampler, distributed
 
 from utils.data.datasets import LoadImagesAndLabels
 from utils.data.seg_datasets import LoadImagesAndLabelsAndMasks
@@ -53,6 +53,28 @@ def seed_worker(worker_id: int) -> None:
     random.seed(worker_seed)
 
 
+class ShuffledPasses(Sampler):
+    """A new permutation of the dataset for each pass, one draw from `generator` when the pass starts and none at its
+    end (torch's RandomSampler draws a second, unused one there): the generator's state between epochs is then the
+    whole shuffle state, which an exact --resume puts back (engine/resume.py)."""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        yield from torch.randperm(self.n, generator=self.generator).tolist()
+
+
+def shuffled_sampler(dataset, shuffle: bool, rank: int, seed: int, generator: torch.Generator) -> Sampler | None:
+    """DDP: each rank's shard, reshuffled by set_epoch; one process: ShuffledPasses when shuffling, else in order."""
+    if rank != -1:
+        return distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
+    return ShuffledPasses(len(dataset), generator) if shuffle else None
+
+
 def create_dataloader(path, imgsz: int, batch_size: int, stride: int, single_cls: bool = False,
                       hyp: dict | None = None, augment: bool = False, cache: bool | str | None = False,
                       pad: float = 0.0, rect: bool = False, rank: int = -1, workers: int = 8,
@@ -75,11 +97,11 @@ def create_dataloader(path, imgsz: int, batch_size: int, stride: int, single_cls
     batch_size = min(batch_size, len(dataset))
     nd = torch.cuda.device_count()
     nw = min(os.cpu_count() // max(nd, 1), batch_size if batch_size > 1 else 0, workers)
-    sampler = None if rank == -1 else distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
     loader = DataLoader if image_weights else InfiniteDataLoader  # workers must see the indices resampled each epoch
     generator = torch.Generator()
     generator.manual_seed(SEED_OFFSET + seed + process_rank())
-    return loader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, num_workers=nw,
+    sampler = shuffled_sampler(dataset, shuffle, rank, seed, generator)
+    return loader(dataset, batch_size=batch_size, shuffle=False, num_workers=nw,
                   sampler=sampler, pin_memory=PIN_MEMORY and torch.cuda.is_available(),
                   collate_fn=dataset.collate_fn4 if quad else dataset.collate_fn,
                   worker_init_fn=seed_worker, generator=generator), dataset
