@@ -434,7 +434,7 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
-    """export.py's command line, with YOLOv5 v7.0's flags and defaults (opset 17, see README)."""
+    """export.py's command line, with YOLOv5 v7.0's flags and defaults (opset 17, see docs/export.md)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="dataset.yaml path")
     parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s.pt", help="model.pt path(s)")

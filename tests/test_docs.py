@@ -24,6 +24,8 @@ TEST_COMMAND = "python -m pytest -q"  # the one test command: README's and .ci/r
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 INLINE = re.compile(r"`(python [^`\n]+)`")
+SPAN = re.compile(r"`([^`\n]+)`")
+FLAG = re.compile(r"(?<![\w-])--[a-zA-Z][\w-]*")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 SHELL_ENDS = {"|", "||", "&&", ";", ">", ">>", "2>&1"}
 
@@ -72,6 +74,21 @@ def script_flags(target: str) -> frozenset[str]:
     return frozenset()
 
 
+def entry_points() -> list[str]:
+    """Every script and tool a user runs: the repository's scripts, the task folders' and tools' __main__ modules."""
+    scripts = [*ROOT.glob("*.py"), *ROOT.glob("segment/*.py"), *ROOT.glob("classify/*.py")]
+    tools = [*ROOT.glob("tools/*.py"), *ROOT.glob("tools/benchmarks/*.py")]
+    main = [p for p in scripts + tools if '__name__ == "__main__"' in p.read_text(encoding="utf-8")]
+    return sorted(p.relative_to(ROOT).as_posix() if p in scripts else
+                  ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__main__") for p in main)
+
+
+@functools.cache
+def all_flags() -> frozenset[str]:
+    """The flags of every entry point: a flag named in prose must be one of them."""
+    return frozenset().union(*map(script_flags, entry_points()))
+
+
 def commands(text: str) -> list[tuple[int, str]]:
     """(line number, command) of each `python ...` line in the fenced code blocks and inline code spans of text."""
     found = []
@@ -90,6 +107,13 @@ def commands(text: str) -> list[tuple[int, str]]:
     outside = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     found += [(outside.count("\n", 0, m.start()) + 1, m.group(1)) for m in INLINE.finditer(outside)]
     return found
+
+
+def prose_flags(text: str) -> list[tuple[int, str]]:
+    """(line number, flag) of each --flag in the inline code spans outside code blocks and `python ...` spans."""
+    outside = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    return [(outside.count("\n", 0, m.start()) + 1, f) for m in SPAN.finditer(outside)
+            if not m.group(1).startswith("python ") for f in FLAG.findall(m.group(1))]
 
 
 def target_and_args(command: str) -> tuple[str | None, list[str]]:
@@ -160,6 +184,7 @@ def doc_problems(md: Path) -> list[str]:
     """Every stale command, flag, YAML and link of one Markdown file, as 'file:line: what'."""
     text = md.read_text(encoding="utf-8")
     out = [f"{md.name}:{line}: {p}  [{cmd}]" for line, cmd in commands(text) for p in command_problems(cmd)]
+    out += [f"{md.name}:{line}: {f} is no flag of any script" for line, f in prose_flags(text) if f not in all_flags()]
     return out + [f"{md.name}: {p}" for p in link_problems(md, text)]
 
 
@@ -192,13 +217,14 @@ def test_stale_script_yaml_and_link_are_caught(tmp_path):
                   "```bash\npython segment/trian.py --img 160\npython train.py --cfg yolov5q.yaml \\\n"
                   "    --data coco8.yaml --epochs 1\npython -m tools.benchmarks.nosuch --runs 1\n"
                   "pip install -r requirements.txt --no-such-pip-flag\n```\n\n"
-                  "Inline: `python export.py --include onnx --frobnicate`.\n")
+                  "Inline: `python export.py --include onnx --frobnicate`, and `--img`, `--imgsz 640`, `--imgs`.\n")
     problems = doc_problems(md)
     assert [p.split("  [")[0] for p in problems] == [
         "page.md:6: no such script segment/trian.py",
         "page.md:7: train.py: yolov5q.yaml not found",
         "page.md:9: no such module tools.benchmarks.nosuch",
         "page.md:13: export.py has no flag --frobnicate",
+        "page.md:13: --imgs is no flag of any script",
         "page.md: link to missing.md: no such file",
         "page.md: link to page.md#nowhere: no such heading in page.md"]
 
