@@ -34,8 +34,9 @@ from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
 from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
-from utils.torch_utils import keep_freed_memory, select_device, time_sync, to_float_image
+from utils.torch_utils import keep_freed_memory, select_device, to_float_image
 from utils.torch_compile import compile_backend
+from utils.inference.stages import Stages
 
 
 def can_show_windows() -> bool:
@@ -185,17 +186,16 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
                         view_img and can_show_windows(), line_thickness, hide_labels, hide_conf, save_format)
     model.warmup(imgsz=(1 if model.pt else bs, 3, *imgsz))
 
-    seen, dt, outputs = 0, [0.0, 0.0, 0.0], OutputNames()
+    seen, stages, outputs = 0, Stages(), OutputNames()
     for path, im, im0s, vid_cap, s in dataset:
-        t0 = time_sync()
+        stages.start()
         im = to_batch(im, model)
-        t1 = time_sync()
+        stages.end(0)
         vis_dir = increment_path(save_dir / Path(path).stem, mkdir=True) if visualize else False
         pred = model(im, augment=augment, visualize=vis_dir)
-        t2 = time_sync()
+        stages.end(1)
         pred = non_max_suppression(pred, conf_thres, iou_thres, classes, agnostic_nms, max_det=max_det)
-        t3 = time_sync()
-        dt[0], dt[1], dt[2] = dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2
+        stages.end(2)
 
         for i, det in enumerate(pred):
             seen += 1
@@ -217,7 +217,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
 
     if seen == 0:
         raise UserError(f"no readable images or video frames in --source {source}")
-    t = tuple(x / seen * 1e3 for x in dt)
+    t = stages.per_image(seen)
     LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
     if save_txt or save_img:
         n_labels = len(list(save_dir.glob("labels/*.txt")))

@@ -34,7 +34,8 @@ from utils.evaluation.classify_metrics import check_scores  # noqa: E402
 from utils.files import ROOT_REL, check_file, increment_path  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
-from utils.torch_utils import select_device, time_sync  # noqa: E402
+from utils.torch_utils import select_device  # noqa: E402
+from utils.inference.stages import Stages  # noqa: E402
 
 
 def top5_text(prob: torch.Tensor, names: dict[int, str]) -> tuple[str, list[str]]:
@@ -81,20 +82,19 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | 
     videos = VideoSaver(bs)
     view_img = view_img and can_show_windows()
 
-    seen, dt = 0, [0.0, 0.0, 0.0]
+    seen, stages = 0, Stages()
     for path, _, im0s, vid_cap, s in dataset:
-        t0 = time_sync()
+        stages.start()
         frames = im0s if kind.webcam else [im0s]
         im = torch.stack([transform(x) for x in frames]).to(device)
-        t1 = time_sync()
+        stages.end(0)
         vis = increment_path(save_dir / Path(path if isinstance(path, str) else path[0]).stem, mkdir=True) \
             if visualize else False
         logits = model(im, augment=augment, visualize=vis)
-        t2 = time_sync()
+        stages.end(1)
         check_scores(logits)
         prob = logits.float().softmax(1)
-        t3 = time_sync()
-        dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2]
+        stages.end(2)
         for i, p in enumerate(prob):
             seen += 1
             if kind.webcam:
@@ -128,7 +128,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | 
 
     if seen == 0:
         raise UserError(f"no readable images or video frames in --source {source}")
-    t = tuple(x / seen * 1e3 for x in dt)
+    t = stages.per_image(seen)
     LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
     if save_txt or save_img:
         n = len(list(save_dir.glob("labels/*.txt")))

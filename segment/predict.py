@@ -36,7 +36,8 @@ from utils.inference.nms import non_max_suppression  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.masks import masks2segments, process_mask, process_mask_native  # noqa: E402
-from utils.torch_utils import select_device, time_sync  # noqa: E402
+from utils.torch_utils import select_device  # noqa: E402
+from utils.inference.stages import Stages  # noqa: E402
 
 
 def split_output(y, weights) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,17 +113,16 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-seg.pt", source: str | 
                         view_img and can_show_windows(), line_thickness, hide_labels, hide_conf)
     model.warmup(imgsz=(1 if model.pt else bs, 3, *imgsz))
 
-    seen, dt = 0, [0.0, 0.0, 0.0]
+    seen, stages = 0, Stages()
     for path, im, im0s, vid_cap, s in dataset:
-        t0 = time_sync()
+        stages.start()
         im = to_batch(im, model)
-        t1 = time_sync()
+        stages.end(0)
         vis_dir = increment_path(save_dir / Path(path).stem, mkdir=True) if visualize else False
         pred, proto = split_output(model(im, visualize=vis_dir), weights)
-        t2 = time_sync()
+        stages.end(1)
         pred = non_max_suppression(pred, conf_thres, iou_thres, classes, agnostic_nms, max_det=max_det, nm=32)
-        t3 = time_sync()
-        dt[0], dt[1], dt[2] = dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2
+        stages.end(2)
 
         for i, det in enumerate(pred):
             seen += 1
@@ -147,7 +147,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-seg.pt", source: str | 
 
     if seen == 0:
         raise UserError(f"no readable images or video frames in --source {source}")
-    t = tuple(x / seen * 1e3 for x in dt)
+    t = stages.per_image(seen)
     LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
     if save_txt or save_img:
         n_labels = len(list(save_dir.glob("labels/*.txt")))

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from utils.data.label_scan import TQDM_BAR_FORMAT
 from utils.errors import UserError
 from utils.logger import LOGGER
-from utils.torch_utils import time_sync
+from utils.inference.stages import Stages
 
 
 @dataclass
@@ -56,27 +56,27 @@ def evaluate(model: nn.Module | Callable, dataloader: Iterable, criterion: Calla
     device = torch.device(device) if device is not None else torch.device("cpu")
     if isinstance(model, nn.Module):
         model.eval()
-    topk, targets, loss, n, dt = [], [], 0.0, 0, [0.0, 0.0, 0.0]
+    topk, targets, loss, n, stages = [], [], 0.0, 0, Stages()
     bar = tqdm(dataloader, desc, bar_format=TQDM_BAR_FORMAT, disable=not progress)
     with torch.autocast(device.type, enabled=device.type == "cuda"):
         for images, labels in bar:
-            t0 = time_sync()
+            stages.start()
             images, labels = images.to(device, non_blocking=True), labels.to(device)
-            t1 = time_sync()
+            stages.end(0)
             y = model(images)
-            t2 = time_sync()
+            stages.end(1)
             check_scores(y)
             topk.append(y.argsort(1, descending=True)[:, :5])
             targets.append(labels)
             if criterion:
                 loss = loss + criterion(y, labels)
             n += 1
-            dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + time_sync() - t2]
+            stages.end(2)
     targets = torch.cat(targets)
     correct = topk_hits(torch.cat(topk), targets)
     top1, top5 = correct.mean(0).tolist()
     loss = float(loss / n) if criterion else 0.0
-    return ClassifyResults(top1, top5, loss, correct.cpu(), targets.cpu(), tuple(dt))
+    return ClassifyResults(top1, top5, loss, correct.cpu(), targets.cpu(), tuple(stages.seconds))
 
 
 def print_results(results: ClassifyResults, names: dict[int, str], per_class: bool = True) -> None:

@@ -17,8 +17,9 @@ from utils.evaluation.metrics import ConfusionMatrix, at_best_f1, class_curves, 
 from utils.evaluation.plots import output_to_target, plot_ap_curves, plot_confusion_matrix, plot_images
 from utils.inference.nms import non_max_suppression
 from utils.logger import LOGGER
-from utils.torch_utils import time_sync, to_float_image
+from utils.torch_utils import to_float_image
 from utils.training.run_logger import TQDM_BAR_FORMAT
+from utils.inference.stages import Stages
 
 PLOT_BATCHES = 3  # val_batch{0,1,2}_{labels,pred}.jpg
 HEADER = ("%22s" + "%11s" * 6) % ("Class", "Images", "Instances", "P", "R", "mAP50", "mAP50-95")
@@ -123,23 +124,22 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
     iouv = iou_thresholds(device)
     confusion_matrix = ConfusionMatrix(nc=nc)
     names = class_names(model)
-    seen, dt, loss, jdict, stats = 0, [0.0, 0.0, 0.0], torch.zeros(3, device=device), [], []
+    seen, stages, loss, jdict, stats = 0, Stages(), torch.zeros(3, device=device), [], []
     batches = tqdm(dataloader, desc=HEADER, bar_format=TQDM_BAR_FORMAT) if progress else dataloader
     for batch_i, (im, targets, paths, shapes) in enumerate(batches):
-        t0 = time_sync()
+        stages.start()
         im, targets = to_float_image(im, device, half), targets.to(device)
         nb, _, height, width = im.shape
-        t1 = time_sync()
+        stages.end(0)
         preds, train_out = model(im) if compute_loss else (model(im, augment=augment), None)
-        t2 = time_sync()
+        stages.end(1)
         if compute_loss:
             loss += compute_loss(train_out, targets)[1]
         targets[:, 2:] *= torch.tensor((width, height, width, height), device=targets.device)
         lb = [targets[targets[:, 0] == i, 1:] for i in range(nb)] if save_hybrid else []
         preds = non_max_suppression(preds, conf_thres, iou_thres, labels=lb, multi_label=True, agnostic=single_cls,
                                     max_det=max_det)
-        t3 = time_sync()
-        dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2]
+        stages.end(2)
 
         for si, pred in enumerate(preds):
             seen += 1
@@ -172,7 +172,7 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
     if plots:
         plot_confusion_matrix(confusion_matrix.matrix, nc, names, save_dir)
     model.float()
-    times = tuple(x / max(seen, 1) * 1e3 for x in dt)
+    times = stages.per_image(seen)
     losses = (loss.cpu() / max(len(dataloader), 1)).tolist()
     return Evaluation(metrics, nc, seen, names, losses, times, jdict)
 

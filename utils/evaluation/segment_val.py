@@ -19,8 +19,9 @@ from utils.evaluation.seg_metrics import Metrics, ap_per_class_box_and_mask, mat
 from utils.inference.nms import non_max_suppression
 from utils.logger import LOGGER
 from utils.masks import process_mask, process_mask_upsample, scale_image
-from utils.torch_utils import time_sync, to_float_image
+from utils.torch_utils import to_float_image
 from utils.training.run_logger import TQDM_BAR_FORMAT
+from utils.inference.stages import Stages
 
 HEADER = ("%22s" + "%11s" * 10) % ("Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)", "Mask(P", "R",
                                    "mAP50", "mAP50-95)")
@@ -89,23 +90,22 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
     confusion_matrix = ConfusionMatrix(nc=nc)
     names = class_names(model)
     process = process_mask_upsample if class_map is not None else process_mask
-    seen, dt, loss, jdict, stats = 0, [0.0, 0.0, 0.0], torch.zeros(4, device=device), [], []
+    seen, stages, loss, jdict, stats = 0, Stages(), torch.zeros(4, device=device), [], []
     batches = tqdm(dataloader, desc=HEADER, bar_format=TQDM_BAR_FORMAT) if progress else dataloader
     for batch_i, (im, targets, paths, shapes, masks) in enumerate(batches):
-        t0 = time_sync()
+        stages.start()
         im, targets, masks = to_float_image(im, device, half), targets.to(device), masks.to(device).float()
         nb, _, height, width = im.shape
-        t1 = time_sync()
+        stages.end(0)
         preds, protos, batch_loss = _forward(model, im, augment, compute_loss, targets, masks)
         if batch_loss is not None:
             loss += batch_loss
-        t2 = time_sync()
+        stages.end(1)
         targets[:, 2:] *= torch.tensor((width, height, width, height), device=targets.device)
         lb = [targets[targets[:, 0] == i, 1:] for i in range(nb)] if save_hybrid else []
         preds = non_max_suppression(preds, conf_thres, iou_thres, labels=lb, multi_label=True, agnostic=single_cls,
                                     max_det=max_det, nm=nm)
-        t3 = time_sync()
-        dt = [dt[0] + t1 - t0, dt[1] + t2 - t1, dt[2] + t3 - t2]
+        stages.end(2)
 
         for si, (pred, proto) in enumerate(zip(preds, protos)):
             seen += 1
@@ -141,7 +141,7 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
     if plots:
         plot_confusion_matrix(confusion_matrix.matrix, nc, names, save_dir)
     model.float()
-    times = tuple(x / max(seen, 1) * 1e3 for x in dt)
+    times = stages.per_image(seen)
     losses = (loss.cpu() / max(len(dataloader), 1)).tolist()
     return SegEvaluation(metrics, nt, nc, seen, names, losses, times, jdict)
 
