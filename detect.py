@@ -29,7 +29,7 @@ from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size, check_imshow
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, OutputNames, check_file, increment_path, root_rel, safe_filename
+from utils.files import ROOT, OutputNames, check_file, increment_path, root_rel, run_folder, safe_filename
 from utils.logger import LOGGER, colorstr, print_args
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
@@ -168,8 +168,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
     if kind.is_url and kind.is_file:
         source = check_file(source)
 
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok, mkdir=True)  # one line if it cannot be made
-    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = run_folder(project, name, exist_ok, labels=save_txt)  # one line if it cannot be made
 
     device = select_device(device)
     keep_freed_memory(device)

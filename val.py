@@ -24,7 +24,7 @@ from utils.evaluation.coco_eval import coco_class_map
 from utils.evaluation.detection import (HEADER, ROW, Evaluation, class_names, coco_evaluate,  # noqa: F401
                                         evaluate, report)
 from utils.evaluation.plots import plot_val_study
-from utils.files import ROOT_REL, check_yaml, increment_path
+from utils.files import ROOT, check_yaml, root_rel, run_folder
 from utils.logger import LOGGER, colorstr, print_args
 from utils.torch_compile import compile_backend
 from utils.torch_utils import keep_freed_memory, select_device
@@ -73,7 +73,7 @@ def _cli_dataloader(model, data: dict, task: str, imgsz: int, batch_size: int, s
 def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: float = 0.001,
         iou_thres: float = 0.6, max_det: int = 300, task: str = "val", device: str = "", workers: int = 8,
         single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
-        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT_REL / "runs/val",
+        save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False, project=ROOT / "runs/val",
         name: str = "exp", exist_ok: bool = False, half: bool = True, dnn: bool = False, plots: bool = True,
         compile: bool = False):
     """Validate weights from the command line: load, evaluate, print the table and speed, save the run folder.
@@ -81,8 +81,7 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
     check_args(locals(), python=True)  # Python callers get the CLI's checks, naming `key=`
     device = select_device(device, batch_size=batch_size)
     keep_freed_memory(device)
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
-    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = run_folder(project, name, exist_ok, labels=save_txt)
     model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
     if compile:
         compile_backend(model, device, "val: ")
@@ -110,8 +109,8 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """val.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s.pt", help="model path(s)")
+    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s.pt", help="model path(s)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="inference size (pixels)")
     parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
@@ -127,7 +126,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-hybrid", action="store_true", help="save label+prediction hybrid results to *.txt")
     parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
     parser.add_argument("--save-json", action="store_true", help="save a COCO-JSON results file")
-    parser.add_argument("--project", default=ROOT_REL / "runs/val", help="save to project/name")
+    parser.add_argument("--project", default=root_rel() / "runs/val", help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")

@@ -31,7 +31,7 @@ from utils.checks import check_args, check_img_size  # noqa: E402
 from utils.data.classify_transforms import classify_transforms  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.evaluation.classify_metrics import check_scores  # noqa: E402
-from utils.files import ROOT_REL, check_file, increment_path  # noqa: E402
+from utils.files import ROOT, check_file, increment_path, root_rel, run_folder  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
@@ -55,10 +55,10 @@ def annotate(im0: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 @torch.inference_mode()
-def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | Path = ROOT_REL / "data/images",
-        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (224, 224), device: str = "",
+def run(weights: str | Path | list = ROOT / "yolov5s-cls.pt", source: str | Path = ROOT / "data/images",
+        data: str | Path = ROOT / "data/coco128.yaml", imgsz: tuple[int, int] = (224, 224), device: str = "",
         view_img: bool = False, save_txt: bool = False, nosave: bool = False, augment: bool = False,
-        visualize: bool = False, update: bool = False, project: str | Path = ROOT_REL / "runs/predict-cls",
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT / "runs/predict-cls",
         name: str = "exp", exist_ok: bool = False, half: bool = False, dnn: bool = False,
         vid_stride: int = 1) -> Path:
     """Classify every frame of source, print its top 5 and save what was asked for; returns the run folder."""
@@ -68,8 +68,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | 
     kind = classify_source(source)
     if kind.is_url and kind.is_file:
         source = check_file(source)
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
-    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = run_folder(project, name, exist_ok, labels=save_txt)
 
     device = select_device(device)
     model = load_classifier(weights, device, dnn, half)
@@ -142,9 +141,9 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt", source: str | 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """classify/predict.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s-cls.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/0(webcam)")
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="(optional) dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s-cls.pt", help="model path(s)")
+    parser.add_argument("--source", type=str, default=root_rel() / "data/images", help="file/dir/URL/glob/0(webcam)")
+    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="(optional) dataset.yaml path")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[224], help="inference size h,w")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--view-img", action="store_true", help="show results")
@@ -153,7 +152,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", action="store_true", help="augmented inference")
     parser.add_argument("--visualize", action="store_true", help="visualize features")
     parser.add_argument("--update", action="store_true", help="update all models")
-    parser.add_argument("--project", default=ROOT_REL / "runs/predict-cls", help="save results to project/name")
+    parser.add_argument("--project", default=root_rel() / "runs/predict-cls", help="save results to project/name")
     parser.add_argument("--name", default="exp", help="save results to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")

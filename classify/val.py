@@ -25,7 +25,7 @@ from utils.data.classify_config import check_cls_dataset  # noqa: E402
 from utils.data.classify_dataset import create_classification_dataloader  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.evaluation.classify_metrics import evaluate, print_results  # noqa: E402
-from utils.files import ROOT_REL, increment_path  # noqa: E402
+from utils.files import ROOT, root_rel, run_folder  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
 
@@ -44,15 +44,14 @@ def fixed_input(model: DetectMultiBackend, imgsz: int, batch_size: int) -> tuple
 
 
 @torch.inference_mode()
-def run(data: str | Path = ROOT_REL / "../datasets/mnist", weights: str | Path | list = ROOT_REL / "yolov5s-cls.pt",
+def run(data: str | Path = ROOT / "../datasets/mnist", weights: str | Path | list = ROOT / "yolov5s-cls.pt",
         batch_size: int = 128, imgsz: int = 224, device: str = "", workers: int = 8, verbose: bool = False,
-        project: str | Path = ROOT_REL / "runs/val-cls", name: str = "exp", exist_ok: bool = False,
+        project: str | Path = ROOT / "runs/val-cls", name: str = "exp", exist_ok: bool = False,
         half: bool = False, dnn: bool = False) -> tuple[float, float, float]:
     """top1, top5 and (no criterion here) loss 0.0 of weights on the dataset; per-class rows when verbose."""
     check_args(locals(), python=True)
     device = select_device(device, batch_size=batch_size)
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
-    save_dir.mkdir(parents=True, exist_ok=True)
+    save_dir = run_folder(project, name, exist_ok)
     d = check_cls_dataset(data)
     model = load_classifier(weights, device, dnn, half)
     if len(model.names) != d["nc"] and (model.pt or model.jit or model.onnx or model.xml or model.runtime):
@@ -75,14 +74,14 @@ def run(data: str | Path = ROOT_REL / "../datasets/mnist", weights: str | Path |
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """classify/val.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=ROOT_REL / "../datasets/mnist", help="dataset path")
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s-cls.pt", help="model.pt path(s)")
+    parser.add_argument("--data", type=str, default=root_rel() / "../datasets/mnist", help="dataset path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s-cls.pt", help="model.pt path(s)")
     parser.add_argument("--batch-size", type=int, default=128, help="batch size")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=224, help="inference size (pixels)")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
     parser.add_argument("--verbose", type=bool_flag, nargs="?", const=True, default=True, help="verbose output")
-    parser.add_argument("--project", default=ROOT_REL / "runs/val-cls", help="save to project/name")
+    parser.add_argument("--project", default=root_rel() / "runs/val-cls", help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")

@@ -31,7 +31,7 @@ from utils.annotator import Annotator, colors  # noqa: E402
 from utils.boxes import scale_boxes, scale_segments  # noqa: E402
 from utils.checks import check_args, check_img_size  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
-from utils.files import ROOT_REL, check_file, increment_path  # noqa: E402
+from utils.files import ROOT, check_file, increment_path, root_rel, run_folder  # noqa: E402
 from utils.inference.nms import non_max_suppression  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
@@ -81,12 +81,12 @@ def mask_canvas(im0: np.ndarray, im: torch.Tensor, masks: torch.Tensor, det: tor
 
 
 @torch.inference_mode()
-def run(weights: str | Path | list = ROOT_REL / "yolov5s-seg.pt", source: str | Path = ROOT_REL / "data/images",
-        data: str | Path = ROOT_REL / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640),
+def run(weights: str | Path | list = ROOT / "yolov5s-seg.pt", source: str | Path = ROOT / "data/images",
+        data: str | Path = ROOT / "data/coco128.yaml", imgsz: tuple[int, int] = (640, 640),
         conf_thres: float = 0.25, iou_thres: float = 0.45, max_det: int = 1000, device: str = "",
         view_img: bool = False, save_txt: bool = False, save_conf: bool = False, save_crop: bool = False,
         nosave: bool = False, classes: list[int] | None = None, agnostic_nms: bool = False, augment: bool = False,
-        visualize: bool = False, update: bool = False, project: str | Path = ROOT_REL / "runs/predict-seg",
+        visualize: bool = False, update: bool = False, project: str | Path = ROOT / "runs/predict-seg",
         name: str = "exp", exist_ok: bool = False, line_thickness: int = 3, hide_labels: bool = False,
         hide_conf: bool = False, half: bool = False, dnn: bool = False, vid_stride: int = 1,
         retina_masks: bool = False) -> Path:
@@ -100,8 +100,7 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-seg.pt", source: str | 
     if kind.is_url and kind.is_file:
         source = check_file(source)
 
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
-    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = run_folder(project, name, exist_ok, labels=save_txt)
 
     model = DetectMultiBackend(weights, device=select_device(device), dnn=dnn, data=data, fp16=half)
     names = model.names
@@ -162,9 +161,9 @@ def run(weights: str | Path | list = ROOT_REL / "yolov5s-seg.pt", source: str | 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """segment/predict.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s-seg.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=ROOT_REL / "data/images", help="file/dir/URL/glob/0(webcam)")
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128.yaml", help="(optional) dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s-seg.pt", help="model path(s)")
+    parser.add_argument("--source", type=str, default=root_rel() / "data/images", help="file/dir/URL/glob/0(webcam)")
+    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="(optional) dataset.yaml path")
     parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
     parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")
     parser.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
@@ -180,7 +179,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", action="store_true", help="augmented inference")
     parser.add_argument("--visualize", action="store_true", help="visualize features")
     parser.add_argument("--update", action="store_true", help="update all models")
-    parser.add_argument("--project", default=ROOT_REL / "runs/predict-seg", help="save results to project/name")
+    parser.add_argument("--project", default=root_rel() / "runs/predict-seg", help="save results to project/name")
     parser.add_argument("--name", default="exp", help="save results to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--line-thickness", default=3, type=int, help="bounding box thickness (pixels)")

@@ -25,7 +25,7 @@ from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.evaluation.coco_eval import coco_class_map  # noqa: E402
 from utils.evaluation.detection import class_names, coco_evaluate  # noqa: E402
 from utils.evaluation.segment_val import evaluate, report  # noqa: E402
-from utils.files import ROOT_REL, check_yaml, increment_path  # noqa: E402
+from utils.files import ROOT, check_yaml, root_rel, run_folder  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.torch_utils import keep_freed_memory, select_device  # noqa: E402
 from val import _check_classes, _cli_dataloader, _load_model  # noqa: E402
@@ -49,15 +49,14 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
         iou_thres: float = 0.6, max_det: int = 300, task: str = "val", device: str = "", workers: int = 8,
         single_cls: bool = False, augment: bool = False, verbose: bool = False, save_txt: bool = False,
         save_hybrid: bool = False, save_conf: bool = False, save_json: bool = False,
-        project=ROOT_REL / "runs/val-seg", name: str = "exp", exist_ok: bool = False, half: bool = True,
+        project=ROOT / "runs/val-seg", name: str = "exp", exist_ok: bool = False, half: bool = True,
         dnn: bool = False, plots: bool = True, overlap: bool = False, mask_downsample_ratio: int = 1):
     """Validate seg weights from the command line: load, evaluate, print the table and speed, save the run folder.
     Returns ((box P, R, mAP50, mAP50-95, mask P, R, mAP50, mAP50-95, *val_losses), maps, times)."""
     check_args(locals(), python=True)
     device = select_device(device, batch_size=batch_size)
     keep_freed_memory(device)
-    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok)
-    (save_dir / "labels" if save_txt else save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = run_folder(project, name, exist_ok, labels=save_txt)
     model, imgsz, batch_size = _load_model(weights, device, dnn, data, half, batch_size, imgsz)
     nm = mask_count(model)
     data = check_dataset(data)
@@ -86,8 +85,8 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """segment/val.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=ROOT_REL / "data/coco128-seg.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=ROOT_REL / "yolov5s-seg.pt", help="model path(s)")
+    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128-seg.yaml", help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s-seg.pt", help="model path(s)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="inference size (pixels)")
     parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
@@ -103,7 +102,7 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-hybrid", action="store_true", help="save label+prediction hybrid results to *.txt")
     parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
     parser.add_argument("--save-json", action="store_true", help="save a COCO-JSON results file")
-    parser.add_argument("--project", default=ROOT_REL / "runs/val-seg", help="save results to project/name")
+    parser.add_argument("--project", default=root_rel() / "runs/val-seg", help="save results to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")

@@ -23,7 +23,15 @@ def root_rel() -> Path:
     return Path(os.path.relpath(ROOT, Path.cwd()))
 
 
-ROOT_REL = root_rel()  # frozen at import: kept only until train.py and val.py call root_rel() instead
+
+
+def run_folder(project: str | Path, name: str, exist_ok: bool = False, labels: bool = False) -> Path:
+    """The run folder of a val or predict command, claimed at once (project/name, name2, ...), with its labels/
+    subfolder when --save-txt writes there."""
+    save_dir = increment_path(Path(project) / name, exist_ok=exist_ok, mkdir=True)
+    if labels:
+        _make_folder(save_dir / "labels", exist_ok=True)
+    return save_dir
 
 
 def increment_path(path: str | Path, exist_ok: bool = False, sep: str = "", mkdir: bool = False) -> Path:
