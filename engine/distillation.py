@@ -125,6 +125,10 @@ class Distiller:
         with detect_inputs(model, self._s):
             return (forward or model)(imgs)
 
+    def keep_student_inputs(self, features: list[torch.Tensor]) -> None:
+        """The student's Detect inputs of this step, when its forward returned them (forward_with_head_inputs)."""
+        self._s["x"] = list(features)
+
     def loss(self, imgs: torch.Tensor, preds: list[torch.Tensor]) -> torch.Tensor:
         """Weighted distillation loss * batch size (YOLOv5's loss scale) for the student's preds on imgs."""
         pt, ft = self.run_teacher(imgs)

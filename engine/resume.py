@@ -19,7 +19,7 @@ from utils.torch_utils import de_parallel
 
 def get_latest_run(search_dir: str | Path) -> str:
     """The most recently written last*.pt under search_dir, '' when there is none."""
-    last = glob.glob(f"{search_dir}/**/last*.pt", recursive=True)
+    last = glob.glob(f"{glob.escape(str(search_dir))}/**/last*.pt", recursive=True)  # a folder name is no pattern
     return max(last, key=os.path.getctime) if last else ""
 
 

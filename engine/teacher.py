@@ -8,6 +8,8 @@ import torch
 from engine.distillation import DIST_HYP, Distiller, load_teacher
 from engine.warm_start import warm_start
 from utils.logger import LOGGER
+from utils.torch_compile import compile_fn
+from utils.torch_utils import is_parallel
 
 
 class Distillation:
@@ -34,8 +36,18 @@ class Distillation:
         return [self.distiller.params] if self.distiller.params else []
 
     def wrap_forward(self, trainer, forward):
-        """The student's forward (compiled with --compile) with its Detect inputs kept for the feature term."""
+        """The student's forward with its Detect inputs kept for the feature term: with --compile (one process), the
+        model's forward_with_head_inputs compiled whole; otherwise the trainer's forward under a pre-hook on Detect
+        (DDP's forward must run for its gradient sync)."""
         model = trainer.model
+        if getattr(trainer.opt, "compile", False) and not is_parallel(model):
+            run = compile_fn(model.forward_with_head_inputs, trainer.device, "train: ")
+
+            def compiled(imgs: torch.Tensor):
+                preds, features = run(imgs)
+                self.distiller.keep_student_inputs(features)
+                return preds
+            return compiled
         return lambda imgs: self.distiller.student_forward(model, imgs, forward)
 
     def loss(self, batch: dict, preds) -> torch.Tensor:

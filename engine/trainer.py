@@ -23,6 +23,7 @@ from models.checkpoints import save_checkpoint, strip_optimizer
 from models.loading import attempt_load
 from utils.callbacks import Callbacks
 from utils.distributed import local_rank, rank, world_size
+from utils.checks import check_freeze
 from utils.errors import UserError
 from utils.files import yaml_save
 from utils.logger import LOGGER, colorstr
@@ -105,6 +106,8 @@ class Trainer:
         opt = self.opt
         self.model, self.ckpt = self.task.build_model(opt, self.nc, self.hyp, self.device)
         self.amp = check_amp(self.model, self.device, 64, self.task.amp_scores)
+        if hasattr(self.model, "model"):  # YOLOv5 models; a torchvision classifier has no numbered layers
+            check_freeze(opt.freeze, len(self.model.model))
         freeze_layers(self.model, opt.freeze)
         self.gs, self.imgsz = self.task.image_size(self.model, opt)
         self.batch_size = opt.batch_size

@@ -193,6 +193,16 @@ class BaseModel(nn.Module):
             x = self._layer(m, x, y, visualize)
         return self._layer(self.model[-1], x, y, visualize)
 
+    def forward_with_head_inputs(self, x: torch.Tensor) -> tuple:
+        """(the head's output, the head's input maps): what feature distillation reads, as one function that
+        torch.compile traces whole (a hook that captures the inputs would be traced again on every step)."""
+        y = []
+        for m in self.model[:-1]:
+            x = self._layer(m, x, y, False)
+        head = self.model[-1]
+        inputs = [x if j == -1 else y[j] for j in head.f]
+        return head(list(inputs)), inputs  # a copy for the head: it writes its outputs into the list it gets
+
     def _layer(self, m: nn.Module, x, y: list, visualize: bool | Path):
         """Layer m on the previous output or the saved outputs its `f` names; its output saved in y when needed."""
         if m.f != -1:

@@ -86,21 +86,34 @@ def test_each_task_names_its_results_columns():
                                            "val/loss", "lr/0")
 
 
-def test_teacher_runs_the_students_compiled_forward():
-    """--compile with --teacher: the distiller keeps the head inputs of whatever forward the trainer built."""
-    used = []
+def test_teacher_keeps_the_head_inputs_of_the_compiled_forward(monkeypatch):
+    """--compile with --teacher: one compiled function returns the predictions and the Detect inputs (no hook)."""
+    import engine.teacher as teacher_module
+    from models.yolo import Model
+
+    compiled = []
+    monkeypatch.setattr(teacher_module, "compile_fn", lambda fn, device, prefix: compiled.append(fn) or fn)
 
     class FakeDistiller:
+        def keep_student_inputs(self, features):
+            self.features = features
+
         def student_forward(self, model, imgs, forward=None):
-            used.append(forward)
             return forward(imgs)
 
+    model = Model("yolov5n.yaml").train()
     plugin = Distillation("teacher.pt")
     plugin.distiller = FakeDistiller()
-    compiled = lambda x: x * 2  # noqa: E731  stands in for the CompiledForward train.py --compile builds
-    trainer = type("T", (), {"model": torch.nn.Identity()})()
-    out = plugin.wrap_forward(trainer, compiled)(torch.ones(1))
-    assert used == [compiled] and out.item() == 2.0
+    trainer = type("T", (), {"model": model, "device": torch.device("cpu"),
+                             "opt": type("O", (), {"compile": True})()})()
+    x = torch.rand(1, 3, 64, 64)
+    preds = plugin.wrap_forward(trainer, model)(x)
+    assert compiled == [model.forward_with_head_inputs]
+    assert [f.shape[1] for f in plugin.distiller.features] == [m.in_channels for m in model.model[-1].m]
+    torch.manual_seed(0)
+    assert all(torch.equal(a, b) for a, b in zip(preds, model(x)))
+    trainer.opt.compile = False  # eager: the trainer's forward runs under the Detect pre-hook
+    assert plugin.wrap_forward(trainer, lambda t: "eager")(x) == "eager"
 
 
 def test_segment_and_classify_train_on_the_engine(tmp_path):
@@ -127,3 +140,11 @@ def test_segment_and_classify_train_on_the_engine(tmp_path):
     assert ckpt["model"].names == dict(enumerate(sorted(p.name for p in (cls_data / "train").iterdir() if p.is_dir())))
     csv = pd.read_csv(Path(opt.save_dir) / "results.csv", skipinitialspace=True)
     assert csv["epoch"].tolist() == [0, 1] and csv["lr/0"].tolist() == pytest.approx([0.001 * 0.505, 0.001 * 0.01])
+
+
+def test_freeze_beyond_the_layers_is_one_line(coco8_yaml, tmp_path):
+    from utils.errors import UserError
+
+    with pytest.raises(UserError, match=r"--freeze 30 freezes the first 30 layers, but the model has 25"):
+        train_module.run(data=str(coco8_yaml), cfg="yolov5n.yaml", weights="", project=str(tmp_path), freeze=[30],
+                         **TINY)
