@@ -88,3 +88,29 @@ def test_ddp_rank_gets_a_distributed_sampler(coco8, tmp_path):
         assert sum(len(b[2]) for b in loader) == 4
     finally:
         dist.destroy_process_group()
+
+
+def test_shuffled_passes_follow_random_sampler_and_resume_between_passes():
+    """The same orders as torch's RandomSampler from the same seed, and a generator restored between passes goes on
+    with the next pass's order (what an exact --resume relies on)."""
+    from torch.utils.data import RandomSampler
+
+    from utils.data.loaders import ShuffledPasses
+
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    reference, ours = RandomSampler(range(10), generator=g1), ShuffledPasses(10, g2)
+    ref_it = iter(_repeat(reference))
+    passes = [[next(ref_it) for _ in range(10)] for _ in range(3)]
+    assert [list(ours) for _ in range(3)] == passes
+    g3 = torch.Generator().manual_seed(7)
+    resumed = ShuffledPasses(10, g3)
+    list(resumed)
+    state = g3.get_state()
+    g3.manual_seed(123)
+    g3.set_state(state)
+    assert list(resumed) == passes[1]
+
+
+def _repeat(sampler):
+    while True:
+        yield from sampler

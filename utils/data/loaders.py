@@ -54,9 +54,9 @@ def seed_worker(worker_id: int) -> None:
 
 
 class ShuffledPasses(Sampler):
-    """A new permutation of the dataset for each pass, one draw from `generator` when the pass starts and none at its
-    end (torch's RandomSampler draws a second, unused one there): the generator's state between epochs is then the
-    whole shuffle state, which an exact --resume puts back (engine/resume.py)."""
+    """torch's RandomSampler order, with every draw made when a pass starts: RandomSampler draws a second, unused
+    permutation as a pass ends (so at the next epoch's first batch); drawing both up front yields the same orders from
+    the same generator while leaving its state between epochs complete, which an exact --resume puts back."""
 
     def __init__(self, n: int, generator: torch.Generator):
         self.n, self.generator = n, generator
@@ -65,7 +65,9 @@ class ShuffledPasses(Sampler):
         return self.n
 
     def __iter__(self):
-        yield from torch.randperm(self.n, generator=self.generator).tolist()
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        torch.randperm(self.n, generator=self.generator)  # RandomSampler's end-of-pass draw
+        yield from order
 
 
 def shuffled_sampler(dataset, shuffle: bool, rank: int, seed: int, generator: torch.Generator) -> Sampler | None:
