@@ -18,3 +18,18 @@ def test_every_runtime_gives_pytorchs_predictions():
     diffs = t.filter(like="diff vs PyTorch")
     assert diffs.shape[1] == 2 and (diffs <= 1e-3).all().all()
     assert (t.filter(like="ms/img") > 0).all().all()
+
+
+def test_classifiers_and_their_floor_in_chosen_runtimes():
+    """Class scores compared as they are; --runtimes onnx times ONNX Runtime static beside PyTorch only; the floor of a
+    YOLOv5 classifier (its transforms pickled again) loads like any --weights."""
+    from tests.conftest import shared_path
+
+    weights = [str(shared_path(f"weights/{w}")) for w in ("yolov5n-cls-coco128cls.pt",
+                                                          "yolov5n-cls-ghostdyn-seedpatch.pt")]
+    t = in_fresh_process(section_table, "runtimes", ["--quick", "--weights", *weights, "--free-bottlenecks",
+                                                     "--runtimes", "onnx"])
+    assert set(t.runtime) == {"PyTorch fused", "ONNX Runtime static"}
+    diffs = t.filter(like="diff vs PyTorch")
+    assert diffs.shape[1] == 3 and (diffs <= 1e-4).all().all()
+    assert "yolov5n-cls-coco128cls-free-bottlenecks ms/img" in t and (t.filter(like="ms/img") > 0).all().all()

@@ -24,3 +24,19 @@ def test_timm_reference_is_a_copy_with_the_same_outputs():
 
 def test_static_models_have_no_reference_variant():
     assert list(inference_variants(DetectionModel("yolov5n.yaml").eval())) == ["unfused", "fused"]
+
+
+def test_seg_and_cls_models_load_and_give_their_predictions():
+    """A seg YAML builds a SegmentationModel; predictions are a segmenter's rows and a classifier's scores, and
+    diffs divide only boxes by the image size."""
+    from models.yolo import ClassificationModel, SegmentationModel
+    from tools.benchmarks.variants import diff_scale, load_float_model, predictions
+
+    seg = load_float_model("yolov5n-seg.yaml", torch.device("cpu"))
+    assert type(seg) is SegmentationModel
+    x = torch.rand(2, 3, 64, 64)
+    rows = predictions(seg, x)
+    assert rows.shape[::2] == (2, 4 + 1 + 80 + 32) and diff_scale(rows, 64)[:5] == [64.0] * 4 + [1.0]
+    cls = ClassificationModel(cfg="yolov5n.yaml", nc=12).eval()
+    scores = predictions(cls, x)
+    assert scores.shape == (2, 12) and diff_scale(scores, 64) == [1.0] * 12

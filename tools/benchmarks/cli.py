@@ -22,6 +22,7 @@ from utils.logger import LOGGER, colorstr, print_args
 from utils.torch_utils import keep_freed_memory, select_device
 
 SECTIONS = ("headline", "kernels", "inference", "train_step", "memory", "loader")
+RUNTIMES = ("torchscript", "onnx", "onnx-dynamic", "openvino")  # runtimes section, beside PyTorch
 METHOD = """Written by the command below; rerun it to refresh. Every figure is the median of the runs after one
 warm-up; the sides of each comparison run in turns, the order reversed every round, so a change of machine load hits
 them alike. With `--clock cpu` a figure is this process's CPU time (all threads), steadier than wall time on a shared
@@ -44,6 +45,7 @@ class Settings:
     data: str = str(ROOT / "data/coco128.yaml")
     workers: int = 2
     inference_batches: tuple[int, ...] = (1, 8)
+    runtimes: tuple[str, ...] = RUNTIMES
     train_batch: int = 16
     loader_batch: int = 16
 
@@ -88,6 +90,8 @@ def parse_opt(argv: list[str] | None = None, sections: tuple[str, ...] = ()) -> 
     parser.add_argument("--workers", type=int, default=2, help="loader section: dataloader workers")
     parser.add_argument("--free-bottlenecks", action="store_true",
                         help="also time the first model with every C3 bottleneck stack free: any replacement's floor")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES),
+                        help="runtimes section: runtimes timed beside PyTorch (OpenVINO when installed)")
     parser.add_argument("--markdown", type=Path, help="also write the tables, with the method, to this file")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 runs (a smoke test, not figures)")
     opt = parser.parse_args(argv)
@@ -114,7 +118,7 @@ def settings(opt: argparse.Namespace) -> Settings:
 
         weights.append(floor_weights(weights[0], device))
     common = dict(weights=weights, threads=opt.threads, clock=opt.clock, device=device,
-                  data=opt.data, workers=opt.workers)
+                  data=opt.data, workers=opt.workers, runtimes=tuple(opt.runtimes))
     if opt.quick:
         return Settings(imgsz=64, runs=2, inference_batches=(1, 2), train_batch=2, loader_batch=2, **common)
     return Settings(imgsz=opt.imgsz, runs=opt.runs, **common)

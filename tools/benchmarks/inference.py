@@ -10,7 +10,7 @@ import torch
 
 from tools.benchmarks.cli import Settings, main
 from tools.benchmarks.timing import measure
-from tools.benchmarks.variants import inference_variants, predictions
+from tools.benchmarks.variants import diff_scale, inference_variants, predictions
 
 TITLE = "Model inference at {imgsz}, ms/image (max abs diff: boxes / image size, confidences)"
 REFERENCE = "timm reference, unfused"
@@ -33,7 +33,7 @@ def table(s: Settings) -> pd.DataFrame:
     for name in s.models:
         keys = [k for k in variants if k[0] == name]
         y0 = predictions(variants[keys[0]], x)
-        scale = torch.tensor([s.imgsz] * 4 + [1] * (y0.shape[-1] - 4), device=s.device)
+        scale = torch.tensor(diff_scale(y0, s.imgsz), device=s.device)
         for key in keys:
             rows[key]["max abs diff"] = ((predictions(variants[key], x) - y0).abs() / scale).max().item()
     return pd.DataFrame(list(rows.values()))

@@ -4,8 +4,13 @@
         ../shared/weights/yolov5n-ghostdyn-seedpatch.pt --imgsz 640 --threads 1 --clock cpu
 
 Runtimes: PyTorch (fused, eager), TorchScript (traced at batch 1, batch-agnostic), ONNX Runtime on a static export per
-batch size and on one --dynamic export, OpenVINO (when installed) on the static ONNX exports. Exports are written to
-runs/benchmarks/runtimes/; all sides of one batch size run in turns in this process, at --threads threads each.
+batch size and on one --dynamic export, OpenVINO (when installed) on the static ONNX exports; `--runtimes` picks some
+(PyTorch always runs). Exports are written to runs/benchmarks/runtimes/; all sides of one batch size run in turns in
+this process, at --threads threads each. Detection, segmentation (rows with mask coefficients) and classification
+(class scores) models alike, e.g. the classifiers and their floor:
+
+    python -m tools.benchmarks.runtimes --weights ../shared/weights/yolov5n-cls-coco128cls.pt \
+        ../shared/weights/yolov5n-cls-ghostdyn-seedpatch.pt --imgsz 224 --free-bottlenecks --runtimes onnx
 """
 
 from __future__ import annotations
@@ -21,19 +26,17 @@ import torch
 
 from tools.benchmarks.cli import Settings, main
 from tools.benchmarks.timing import measure
-from tools.benchmarks.variants import checkpoint_copy, quiet
+from tools.benchmarks.variants import checkpoint_copy, diff_scale, first_output, quiet
 from utils.files import ROOT
 
 TITLE = "Runtimes at {imgsz}, ms/image; ratio = model / first model in the same runtime and batch"
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def exports(pt: Path, imgsz: int, batch: int, dynamic: bool) -> dict[str, Path]:
-    """{kind: file} of export.py's TorchScript, ONNX and (installed) OpenVINO files for one batch size."""
+def exports(pt: Path, imgsz: int, batch: int, include: list[str], dynamic: bool) -> dict[str, Path]:
+    """{kind: file} of export.py's files in the include formats for one batch size."""
     import export
 
-    include = ["onnx"] + ([] if dynamic else ["torchscript"]) + (
-        ["openvino"] if importlib.util.find_spec("openvino") and not dynamic else [])
     with quiet():
         files = export.run(weights=pt, imgsz=(imgsz,), batch_size=batch, include=include, dynamic=dynamic)
     return {Path(f).suffix or "openvino": Path(f) for f in files}
@@ -61,7 +64,7 @@ def openvino_runner(d: Path, threads: int) -> Runner:
 def torch_runner(model: torch.nn.Module, device: torch.device) -> Runner:
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return model(torch.from_numpy(x).to(device))[0].cpu().numpy()
+            return first_output(model(torch.from_numpy(x).to(device))).cpu().numpy()
 
     return run
 
@@ -74,20 +77,26 @@ def runners(name: str, weights: str, model: torch.nn.Module, s: Settings, batch:
     out = {"PyTorch fused": torch_runner(fused, s.device)}
     if s.device.type != "cpu":
         return out
-    static = exports(checkpoint_copy(weights, model, folder / name / f"b{batch}"), s.imgsz, batch, False)
-    dynamic = exports(checkpoint_copy(weights, model, folder / name / "dynamic"), s.imgsz, 1, True)
-    ts = torch.jit.load(str(static[".torchscript"]))
-    out["TorchScript"] = torch_runner(ts, s.device)
-    out["ONNX Runtime static"] = onnxruntime_runner(static[".onnx"], s.threads)
-    out["ONNX Runtime --dynamic"] = onnxruntime_runner(dynamic[".onnx"], s.threads)
-    if "openvino" in static:
+    want = set(s.runtimes) - ({"openvino"} if importlib.util.find_spec("openvino") is None else set())
+    include = [k for k in ("torchscript", "onnx") if k in want] + (["onnx", "openvino"] if "openvino" in want else [])
+    if include:
+        static = exports(checkpoint_copy(weights, model, folder / name / f"b{batch}"), s.imgsz, batch,
+                         list(dict.fromkeys(include)), False)
+    if "torchscript" in want:
+        out["TorchScript"] = torch_runner(torch.jit.load(str(static[".torchscript"])), s.device)
+    if "onnx" in want:
+        out["ONNX Runtime static"] = onnxruntime_runner(static[".onnx"], s.threads)
+    if "onnx-dynamic" in want:
+        dynamic = exports(checkpoint_copy(weights, model, folder / name / "dynamic"), s.imgsz, 1, ["onnx"], True)
+        out["ONNX Runtime --dynamic"] = onnxruntime_runner(dynamic[".onnx"], s.threads)
+    if "openvino" in want:
         out["OpenVINO static"] = openvino_runner(static["openvino"], s.threads)
     return out
 
 
 def table(s: Settings) -> pd.DataFrame:
     """Rows: runtime and batch; columns: each model's ms/image, its ratio to the first model, and the largest
-    difference of its predictions from PyTorch's (boxes / image size, confidences)."""
+    difference of its predictions from PyTorch's (boxes / image size, confidences, class scores)."""
     folder = ROOT / "runs/benchmarks/runtimes"
     torch.backends.cudnn.benchmark = s.device.type == "cuda"
     names = list(s.models)
@@ -100,7 +109,7 @@ def table(s: Settings) -> pd.DataFrame:
             diffs = {}
             for name, fn in fns.items():  # these calls also warm up TorchScript's profiling executor
                 y, y0 = fn(), sides[name]["PyTorch fused"](x)
-                scale = np.array([s.imgsz] * 4 + [1] * (y0.shape[-1] - 4), dtype=np.float32)
+                scale = np.array(diff_scale(y0, s.imgsz), dtype=np.float32)
                 diffs[name] = float((np.abs(y - y0) / scale).max())
             t = measure(fns, s.runs, clock=s.clock)
             row = {"runtime": runtime, "batch": b}

@@ -8,6 +8,7 @@ import shutil
 from copy import deepcopy
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -35,10 +36,10 @@ def load_float_model(weights: str, device: torch.device) -> nn.Module:
     """An unfused fp32 eval model from a checkpoint, or with random weights from a model YAML."""
     with quiet():
         if str(weights).endswith((".yaml", ".yml")):
-            from models.yolo import DetectionModel
+            from models.yolo import model_class
 
             torch.manual_seed(0)
-            return DetectionModel(weights).to(device).eval()
+            return model_class(weights)(weights).to(device).eval()
         from models.loading import load_model
 
         return load_model(weights, device, fuse=False).float().eval()
@@ -52,7 +53,7 @@ def checkpoint_copy(weights: str, model: nn.Module, folder: Path) -> Path:
         shutil.copyfile(weights, f)
     else:
         m = deepcopy(model).requires_grad_(False)
-        m.nc = m.model[-1].nc
+        m.nc = getattr(m, "nc", None) or m.model[-1].nc
         save_checkpoint({"epoch": -1, "best_fitness": None, "model": m.half(), "ema": None, "updates": None,
                          "optimizer": None}, f)
     return f
@@ -94,9 +95,20 @@ def train_variants(model: nn.Module) -> dict[str, nn.Module]:
     return {"timm reference": timm_reference(model), "fast": model} if is_dynamic(model) else {"fast": model}
 
 
+def first_output(y: torch.Tensor | tuple | list) -> torch.Tensor:
+    """The predictions in a model's output: a classifier's scores as they are, a detector's or segmenter's first."""
+    return y if isinstance(y, torch.Tensor) else y[0]
+
+
 def predictions(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model(x)[0]
+        return first_output(model(x))
+
+
+def diff_scale(y: torch.Tensor | np.ndarray, imgsz: int) -> list[float]:
+    """Divisors for the last axis of predictions y, so that differences read as fractions of the image size for
+    boxes (xywh first in detection and segmentation rows) and as they are for confidences and class scores."""
+    return [float(imgsz)] * 4 + [1.0] * (y.shape[-1] - 4) if y.ndim == 3 else [1.0] * y.shape[-1]
 
 
 def synthetic_batch(batch: int, imgsz: int, nc: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
