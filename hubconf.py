@@ -60,28 +60,27 @@ def _create(name: str | Path, pretrained: bool = True, channels: int = 3, classe
     from models.autoshape import AutoShape
     from models.classify import ClassifierShape, is_classifier
     from utils.checks import Bound, check_args
-    from utils.logger import LOGGER
+    from utils.logger import LOGGER, quiet
 
     check_args({"channels": channels, "classes": classes}, python=True,
                bounds={"channels": Bound(1, 64), "classes": Bound(1, 10**5)})
-    if not verbose:
-        LOGGER.setLevel("WARNING")
-    name = Path(name)
-    path = name.with_suffix(".pt") if name.suffix == "" and not name.is_dir() else name
-    device = _device(device)
-    if pretrained and channels == 3 and classes == 80:
-        model = DetectMultiBackend(path, device=device, fuse=autoshape)
-        if is_classifier(model):  # class probabilities of images, not detections
-            return ClassifierShape(model) if autoshape else model
-        if model.segmentation and autoshape:  # as YOLOv5 v7.0: the model itself, (pred, protos) per image batch
-            LOGGER.warning("WARNING ⚠️ YOLOv5 SegmentationModel is not yet compatible with AutoShape. "
-                           "You will not be able to run inference with this model.")
-            return model
+    with quiet(not verbose):  # verbose=False silences this call only, not the caller's later logging
+        name = Path(name)
+        path = name.with_suffix(".pt") if name.suffix == "" and not name.is_dir() else name
+        device = _device(device)
+        if pretrained and channels == 3 and classes == 80:
+            model = DetectMultiBackend(path, device=device, fuse=autoshape)
+            if is_classifier(model):  # class probabilities of images, not detections
+                return ClassifierShape(model) if autoshape else model
+            if model.segmentation and autoshape:  # as YOLOv5 v7.0: the model itself, (pred, protos) per image batch
+                LOGGER.warning("WARNING ⚠️ YOLOv5 SegmentationModel is not yet compatible with AutoShape. "
+                               "You will not be able to run inference with this model.")
+                return model
+            return AutoShape(model) if autoshape else model
+        model = _build_untrained(str(name), channels, classes, device)
+        if pretrained:
+            _transfer_weights(model, path, classes)
         return AutoShape(model) if autoshape else model
-    model = _build_untrained(str(name), channels, classes, device)
-    if pretrained:
-        _transfer_weights(model, path, classes)
-    return AutoShape(model) if autoshape else model
 
 
 def custom(path: str | Path = "path/to/model.pt", autoshape: bool = True, _verbose: bool = True,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 
 from utils.distributed import is_main_process
 
@@ -26,6 +28,18 @@ def set_logging(name: str = LOGGING_NAME, verbose: bool = True) -> logging.Logge
 
 
 LOGGER = set_logging(LOGGING_NAME, verbose=VERBOSE)
+
+
+@contextlib.contextmanager
+def quiet(enabled: bool = True) -> Iterator[None]:
+    """Warnings only inside the block (model summaries, export chatter), the previous level back after it."""
+    level = LOGGER.level
+    if enabled:
+        LOGGER.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        LOGGER.setLevel(level)
 
 _COLOURS = {
     "black": "\033[30m", "red": "\033[31m", "green": "\033[32m", "yellow": "\033[33m",

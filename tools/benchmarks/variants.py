@@ -3,7 +3,6 @@ training-step variants."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from copy import deepcopy
 from pathlib import Path
@@ -16,20 +15,9 @@ from models.checkpoints import save_checkpoint
 from models.common import DynamicConv
 from models.dynamic_kernels import reference_conv2d
 from utils.files import ROOT, yaml_load
-from utils.logger import LOGGER
+from utils.logger import quiet
 
 HYP = ROOT / "data/hyps/hyp.scratch-low.yaml"
-
-
-@contextlib.contextmanager
-def quiet():
-    """Silence model summaries and export chatter while models are built."""
-    level = LOGGER.level
-    LOGGER.setLevel("WARNING")
-    try:
-        yield
-    finally:
-        LOGGER.setLevel(level)
 
 
 def load_float_model(weights: str, device: torch.device) -> nn.Module:
