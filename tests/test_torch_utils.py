@@ -183,3 +183,18 @@ def test_init_seeds_repeats_random_streams():
     init_seeds(5)
     assert torch.equal(a[0], torch.rand(3)) and np.array_equal(a[1], np.random.rand(3))
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_preserved_rng_puts_every_stream_back():
+    import random
+
+    import numpy as np
+
+    from utils.torch_utils import preserved_rng
+
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    expected = random.random(), np.random.rand(), torch.rand(1).item()
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    with preserved_rng():  # e.g. a tracker drawing a run id
+        random.random(), np.random.rand(3), torch.rand(5)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected

@@ -118,6 +118,22 @@ def init_seeds(seed: int = 0, deterministic: bool = False) -> None:
         _set_determinism(_deterministic_settings(seed))
 
 
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """The python, numpy and torch random streams as they were before the block: code that is not part of training
+    (an experiment tracker drawing run ids) must not change which augmentations and shuffles a seeded run gets."""
+    state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+        torch.set_rng_state(state[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
 _DETERMINISM_ENV = ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from utils.logger import LOGGER, colorstr
+from utils.torch_utils import preserved_rng
 
 TRACKER_HOOKS = ("on_pretrain_routine_end", "on_fit_epoch_end", "on_model_save", "on_train_end", "teardown")
 DEFAULT_PROJECTS = ("runs/train", "runs/train-seg", "runs/train-cls")
@@ -84,7 +85,8 @@ def _guarded(hook: Callable) -> Callable:
         if not self.active:
             return
         try:
-            hook(self, trainer)
+            with preserved_rng():  # a tracker leaves the run's augmentations and shuffles as they would be without it
+                hook(self, trainer)
         except Exception as e:  # a tracker never ends a training: no network, bad key, server gone, broken install
             self.active = False
             LOGGER.warning(f"{colorstr(self.title + ': ')}WARNING ⚠️ {hook.__name__} failed ({type(e).__name__}: "
