@@ -189,3 +189,13 @@ def test_coco128_seg_scan_counts():
     assert len(dataset) == 128 and sum(len(lb) for lb in dataset.labels) == 746
     assert sum(len(s) for s in dataset.segments) == 746
     assert sum(bool(len(lb)) for lb in dataset.labels) == 98
+
+
+def test_resized_sides_truncated_as_v7_while_detection_rounds_up(tmp_path):
+    """A 448x336 image at size 90 is 67.5 px high: the seg dataset keeps 67 (v7.0's int(), which its segment/val.py
+    figures depend on), the detection dataset 68 (YOLOv5's math.ceil since Dec 2022, which its val.py figures use)."""
+    from utils.data.datasets import LoadImagesAndLabels
+
+    images = _dataset_with_labels(tmp_path, {"a": "0 0.1 0.1 0.9 0.1 0.5 0.9\n"})
+    assert LoadImagesAndLabelsAndMasks(str(images), 90).load_image(0)[2] == (67, 90)
+    assert LoadImagesAndLabels(str(images), 90).load_image(0)[2] == (68, 90)

@@ -19,11 +19,14 @@ from utils.data.segments import resample_segments, segment2box
 PAD_COLOR = (114, 114, 114)
 
 
-def resize_long_side(im: np.ndarray, size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """The image scaled so that its long side is size (sides rounded up), as images enter training and mosaics."""
+def resize_long_side(im: np.ndarray, size: int, interpolation: int = cv2.INTER_LINEAR,
+                     truncate: bool = False) -> np.ndarray:
+    """The image scaled so that its long side is size, as images enter training and mosaics. Sides are rounded up
+    as YOLOv5 does since Dec 2022 (PR #10558); truncate=True rounds them down as v7.0 itself did."""
     h, w = im.shape[:2]
     r = size / max(h, w)
-    return im if r == 1 else cv2.resize(im, (math.ceil(w * r), math.ceil(h * r)), interpolation=interpolation)
+    side = int if truncate else math.ceil
+    return im if r == 1 else cv2.resize(im, (side(w * r), side(h * r)), interpolation=interpolation)
 
 
 def letterbox(im: np.ndarray, new_shape: int | tuple[int, int] = 640, color: tuple = PAD_COLOR, auto: bool = True,

@@ -53,6 +53,8 @@ def rect_batch_shapes(shapes: np.ndarray, batch_size: int, img_size: int, stride
 class LoadImagesAndLabels(Dataset):
     """YOLO-format detection dataset; see the module docstring for what an item is."""
 
+    truncate_sides = False  # resized sides rounded up (YOLOv5 after v7.0, whose detection figures we reproduce)
+
     def __init__(self, path: str | Path | list, img_size: int = 640, batch_size: int = 16, augment: bool = False,
                  hyp: dict | None = None, rect: bool = False, image_weights: bool = False,
                  cache_images: bool | str = False, single_cls: bool = False, stride: int = 32, pad: float = 0.0,
@@ -191,7 +193,8 @@ class LoadImagesAndLabels(Dataset):
         im = np.load(f) if self.cache == "disk" and f.exists() else self._read(i)
         h0, w0 = im.shape[:2]
         upscale = max(h0, w0) < self.img_size
-        im = resize_long_side(im, self.img_size, cv2.INTER_LINEAR if (self.augment or upscale) else cv2.INTER_AREA)
+        im = resize_long_side(im, self.img_size, cv2.INTER_LINEAR if (self.augment or upscale) else cv2.INTER_AREA,
+                              truncate=self.truncate_sides)
         return im, (h0, w0), im.shape[:2]
 
     def _warp_args(self) -> dict:

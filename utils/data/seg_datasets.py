@@ -24,6 +24,8 @@ from utils.errors import UserError
 class LoadImagesAndLabelsAndMasks(LoadImagesAndLabels):
     """YOLO polygon-label dataset for instance segmentation; see the module docstring for what an item is."""
 
+    truncate_sides = True  # v7.0's load_image truncated resized sides (int); its segment/val.py figures depend on it
+
     def __init__(self, path: str | Path | list, img_size: int = 640, batch_size: int = 16, augment: bool = False,
                  hyp: dict | None = None, rect: bool = False, image_weights: bool = False,
                  cache_images: bool | str = False, single_cls: bool = False, stride: int = 32, pad: float = 0.0,
