@@ -211,7 +211,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
                 s += count_summary(det, names)
                 im0 = saver.record(p, im0, det, txt_path)
             saver.show_and_save(p, im0, dataset.mode, i, source_fps(vid_cap, dataset, i))
-        LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{(t2 - t1) * 1e3:.1f}ms")
+        LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{stages.last[1] * 1e3:.1f}ms")
     saver.videos.close()
 
     if seen == 0:

@@ -122,7 +122,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s-cls.pt", source: str | Path
                     cv2.imwrite(str(save_dir / file.name), im0)
                 else:
                     videos.write(i, str(save_dir / file.name), im0, source_fps(vid_cap, dataset, i))
-        LOGGER.info(f"{s}{(t2 - t1) * 1e3:.1f}ms")
+        LOGGER.info(f"{s}{stages.last[1] * 1e3:.1f}ms")
     videos.close()
 
     if seen == 0:

@@ -141,7 +141,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s-seg.pt", source: str | Path
                 canvas = mask_canvas(im0, im[i], masks, det, retina_masks) if save_img or view_img else None
                 im0 = saver.record(p, im0, det[:, :6], txt_path, canvas)
             saver.show_and_save(p, im0, dataset.mode, i, source_fps(vid_cap, dataset, i))
-        LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{(t2 - t1) * 1e3:.1f}ms")
+        LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{stages.last[1] * 1e3:.1f}ms")
     saver.videos.close()
 
     if seen == 0:

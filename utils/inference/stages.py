@@ -13,6 +13,7 @@ class Stages:
 
     def __init__(self):
         self.seconds = [0.0, 0.0, 0.0]
+        self.last = [0.0, 0.0, 0.0]  # the latest batch's seconds per stage (predict's per-image line)
         self._mark = 0.0
 
     def start(self) -> None:
@@ -20,7 +21,8 @@ class Stages:
 
     def end(self, stage: int) -> None:
         now = time_sync()
-        self.seconds[stage] += now - self._mark
+        self.last[stage] = now - self._mark
+        self.seconds[stage] += self.last[stage]
         self._mark = now
 
     def per_image(self, n: int) -> tuple[float, float, float]:
