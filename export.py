@@ -73,6 +73,14 @@ class Exports:
         LOGGER.info(f"{colorstr(name + ':')} export failure ❌ {seconds:.1f}s: {line}")
 
 
+def task_folder(model: nn.Module) -> str:
+    """Where the model's predict.py and val.py live: segment/, classify/, or the repository root (detection)."""
+    from models.common import Classify
+
+    head = getattr(model, "model", [None])[-1]
+    return "segment/" if is_segmentation(model) else "classify/" if isinstance(head, Classify) else ""
+
+
 def is_segmentation(model: nn.Module) -> bool:
     """A model whose head is Segment: it gives (rows with mask coefficients, prototype masks)."""
     from models.yolo import Segment
@@ -421,11 +429,12 @@ def run(data: str | Path = ROOT / "data/coco128.yaml", weights: str | Path = ROO
     files = [str(f) for f in log.written]
     if files:
         h = "--half" if half else ""
+        folder = task_folder(model)
         LOGGER.info(f"\nExport complete ({time.time() - t:.1f}s)"
                     f"\nResults saved to {colorstr('bold', file.parent.resolve())}"
-                    f"\n{'Predict:' if seg else 'Detect: '}         "
-                    f"python {'segment/predict.py' if seg else 'detect.py'} --weights {files[-1]} {h}"
-                    f"\nValidate:        python {'segment/' if seg else ''}val.py --weights {files[-1]} {h}"
+                    f"\n{'Predict:' if folder else 'Detect: '}         "
+                    f"python {folder + 'predict.py' if folder else 'detect.py'} --weights {files[-1]} {h}"
+                    f"\nValidate:        python {folder}val.py --weights {files[-1]} {h}"
                     f"\nPyTorch Hub:     model = torch.hub.load('.', 'custom', '{files[-1]}', source='local')")
     if log.failed:
         raise UserError(f"export failed for {', '.join(log.failed)} (reasons above); "

@@ -32,7 +32,8 @@ from utils.torch_utils import keep_freed_memory, select_device  # noqa: E402
 # train.py flags the engine reads that classify/train.py does not have: YOLOv5 v7.0's fixed behaviour
 ENGINE_DEFAULTS = {"evolve": None, "noval": False, "noplots": False, "resume": False, "freeze": [0], "patience": 0,
                    "save_period": -1, "single_cls": False, "multi_scale": False, "quad": False, "cos_lr": False,
-                   "sync_bn": False, "compile": False, "image_weights": False, "teacher": ""}
+                   "sync_bn": False, "compile": False, "image_weights": False, "teacher": "", "entity": None,
+                   "upload_dataset": False, "bbox_interval": -1, "artifact_alias": "latest", "bucket": ""}
 
 
 def parse_opt(known: bool = False, args: list[str] | None = None) -> argparse.Namespace:
