@@ -195,7 +195,7 @@ def test_warm_start_views_are_augmented_mosaics_or_single_images():
 
 def test_warm_start_reads_mosaic_images_only_for_mosaics_and_each_image_once(tmp_path, monkeypatch):
     import cv2
-    from utils.training import warm_start
+    from engine import warm_start
 
     for i in range(8):
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((32, 32, 3), 20 * i, np.uint8))
