@@ -29,14 +29,15 @@ from utils.boxes import scale_boxes, write_yolo_labels
 from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size, check_imshow
 from utils.errors import UserError, exit_on_user_error
-from utils.files import ROOT, OutputNames, check_file, increment_path, root_rel, run_folder, safe_filename
-from utils.logger import LOGGER, colorstr, print_args
+from utils.files import ROOT, OutputNames, check_file, increment_path, run_folder, safe_filename
+from utils.logger import LOGGER, colorstr
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
 from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
 from utils.torch_utils import keep_freed_memory, select_device, to_float_image
 from utils.torch_compile import compile_backend
 from utils.inference.stages import Stages
+from utils.inference.predict_cli import parse_predict, predict_parser
 
 
 def can_show_windows() -> bool:
@@ -240,42 +241,12 @@ def append_csv(csv_path: Path, image_name: str, prediction: str, confidence: flo
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """detect.py's command line, with YOLOv5 v7.0's flags and defaults."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=root_rel() / "data/images", help="file/dir/URL/glob/0(webcam)/.streams")
-    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="(optional) dataset.yaml path")
-    parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[640], help="inference size h,w")
-    parser.add_argument("--conf-thres", type=float, default=0.25, help="confidence threshold")
-    parser.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
-    parser.add_argument("--max-det", type=int, default=1000, help="maximum detections per image")
-    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
-    parser.add_argument("--view-img", action="store_true", help="show results")
-    parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
+    parser = predict_parser("detect")
     parser.add_argument("--save-format", type=int, default=0, choices=(0, 1),
                         help="--save-txt box coordinates: 0 YOLO (normalized xywh), 1 Pascal-VOC (normalized xyxy)")
     parser.add_argument("--save-csv", action="store_true", help="save results in CSV format")
-    parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
-    parser.add_argument("--save-crop", action="store_true", help="save cropped prediction boxes")
-    parser.add_argument("--nosave", action="store_true", help="do not save images/videos")
-    parser.add_argument("--classes", nargs="+", type=int, help="filter by class: --classes 0, or --classes 0 2 3")
-    parser.add_argument("--agnostic-nms", action="store_true", help="class-agnostic NMS")
-    parser.add_argument("--augment", action="store_true", help="augmented inference")
-    parser.add_argument("--visualize", action="store_true", help="visualize features")
-    parser.add_argument("--update", action="store_true", help="update all models")
-    parser.add_argument("--project", default=root_rel() / "runs/detect", help="save results to project/name")
-    parser.add_argument("--name", default="exp", help="save results to project/name")
-    parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
-    parser.add_argument("--line-thickness", default=3, type=int, help="bounding box thickness (pixels)")
-    parser.add_argument("--hide-labels", default=False, action="store_true", help="hide labels")
-    parser.add_argument("--hide-conf", default=False, action="store_true", help="hide confidences")
-    parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
-    parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
-    parser.add_argument("--vid-stride", type=int, default=1, help="video frame-rate stride")
     parser.add_argument("--compile", action="store_true", help="PyTorch weights: run the model through torch.compile")
-    opt = parser.parse_args(argv)
-    opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
-    print_args(vars(opt), "detect: ")
-    return opt
+    return parse_predict(parser, argv, "detect: ")
 
 
 @exit_on_user_error

@@ -31,11 +31,12 @@ from utils.checks import check_args, check_img_size  # noqa: E402
 from utils.data.classify_transforms import classify_transforms  # noqa: E402
 from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.evaluation.classify_metrics import check_scores  # noqa: E402
-from utils.files import ROOT, check_file, increment_path, root_rel, run_folder  # noqa: E402
+from utils.files import ROOT, check_file, increment_path, run_folder  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
-from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
+from utils.logger import LOGGER, colorstr  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
 from utils.inference.stages import Stages  # noqa: E402
+from utils.inference.predict_cli import parse_predict, predict_parser  # noqa: E402
 
 
 def top5_text(prob: torch.Tensor, names: dict[int, str]) -> tuple[str, list[str]]:
@@ -140,28 +141,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s-cls.pt", source: str | Path
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """classify/predict.py's command line, with YOLOv5 v7.0's flags and defaults."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s-cls.pt", help="model path(s)")
-    parser.add_argument("--source", type=str, default=root_rel() / "data/images", help="file/dir/URL/glob/0(webcam)")
-    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="(optional) dataset.yaml path")
-    parser.add_argument("--imgsz", "--img", "--img-size", nargs="+", type=int, default=[224], help="inference size h,w")
-    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
-    parser.add_argument("--view-img", action="store_true", help="show results")
-    parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
-    parser.add_argument("--nosave", action="store_true", help="do not save images/videos")
-    parser.add_argument("--augment", action="store_true", help="augmented inference")
-    parser.add_argument("--visualize", action="store_true", help="visualize features")
-    parser.add_argument("--update", action="store_true", help="update all models")
-    parser.add_argument("--project", default=root_rel() / "runs/predict-cls", help="save results to project/name")
-    parser.add_argument("--name", default="exp", help="save results to project/name")
-    parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
-    parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
-    parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
-    parser.add_argument("--vid-stride", type=int, default=1, help="video frame-rate stride")
-    opt = parser.parse_args(argv)
-    opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
-    print_args(vars(opt), "classify/predict: ")
-    return opt
+    return parse_predict(predict_parser("classify"), argv, "classify/predict: ")
 
 
 @exit_on_user_error
