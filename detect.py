@@ -30,14 +30,14 @@ from models.checkpoints import strip_optimizer
 from utils.checks import check_args, check_img_size, check_imshow
 from utils.errors import UserError, exit_on_user_error
 from utils.files import ROOT, OutputNames, check_file, increment_path, run_folder, safe_filename
-from utils.logger import LOGGER, colorstr
+from utils.logger import LOGGER
 from utils.inference.nms import non_max_suppression
 from utils.evaluation.plots import save_one_box
 from utils.inference.sources import LoadImages, LoadStreams, SourceKind, classify_source
 from utils.torch_utils import keep_freed_memory, select_device, to_float_image
 from utils.torch_compile import compile_backend
 from utils.inference.stages import Stages
-from utils.inference.predict_cli import parse_predict, predict_parser
+from utils.inference.predict_cli import parse_predict, predict_parser, report_run
 
 
 def can_show_windows() -> bool:
@@ -215,14 +215,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s.pt", source: str | Path = R
         LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{stages.last[1] * 1e3:.1f}ms")
     saver.videos.close()
 
-    if seen == 0:
-        raise UserError(f"no readable images or video frames in --source {source}")
-    t = stages.per_image(seen)
-    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
-    if save_txt or save_img:
-        n_labels = len(list(save_dir.glob("labels/*.txt")))
-        s = f"\n{n_labels} labels saved to {save_dir / 'labels'}" if save_txt else ""
-        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    report_run(seen, stages, imgsz, source, save_dir, save_txt, save_img)
     if update:
         for w in weights if isinstance(weights, list) else [weights]:
             strip_optimizer(w)

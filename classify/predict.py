@@ -29,14 +29,14 @@ from models.classify import load_classifier  # noqa: E402
 from utils.annotator import Annotator  # noqa: E402
 from utils.checks import check_args, check_img_size  # noqa: E402
 from utils.data.classify_transforms import classify_transforms  # noqa: E402
-from utils.errors import UserError, exit_on_user_error  # noqa: E402
+from utils.errors import exit_on_user_error  # noqa: E402
 from utils.evaluation.classify_metrics import check_scores  # noqa: E402
 from utils.files import ROOT, check_file, increment_path, run_folder  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
-from utils.logger import LOGGER, colorstr  # noqa: E402
+from utils.logger import LOGGER  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
 from utils.inference.stages import Stages  # noqa: E402
-from utils.inference.predict_cli import parse_predict, predict_parser  # noqa: E402
+from utils.inference.predict_cli import parse_predict, predict_parser, report_run  # noqa: E402
 
 
 def top5_text(prob: torch.Tensor, names: dict[int, str]) -> tuple[str, list[str]]:
@@ -126,14 +126,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s-cls.pt", source: str | Path
         LOGGER.info(f"{s}{stages.last[1] * 1e3:.1f}ms")
     videos.close()
 
-    if seen == 0:
-        raise UserError(f"no readable images or video frames in --source {source}")
-    t = stages.per_image(seen)
-    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
-    if save_txt or save_img:
-        n = len(list(save_dir.glob("labels/*.txt")))
-        s = f"\n{n} labels saved to {save_dir / 'labels'}" if save_txt else ""
-        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    report_run(seen, stages, imgsz, source, save_dir, save_txt, save_img)
     if update:
         strip_optimizer(weights[0] if isinstance(weights, (list, tuple)) else weights)
     return save_dir

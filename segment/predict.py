@@ -34,11 +34,11 @@ from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.files import ROOT, check_file, increment_path, run_folder  # noqa: E402
 from utils.inference.nms import non_max_suppression  # noqa: E402
 from utils.inference.sources import classify_source  # noqa: E402
-from utils.logger import LOGGER, colorstr  # noqa: E402
+from utils.logger import LOGGER  # noqa: E402
 from utils.masks import masks2segments, process_mask, process_mask_native  # noqa: E402
 from utils.torch_utils import select_device  # noqa: E402
 from utils.inference.stages import Stages  # noqa: E402
-from utils.inference.predict_cli import parse_predict, predict_parser  # noqa: E402
+from utils.inference.predict_cli import parse_predict, predict_parser, report_run  # noqa: E402
 
 
 def split_output(y, weights) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,14 +145,7 @@ def run(weights: str | Path | list = ROOT / "yolov5s-seg.pt", source: str | Path
         LOGGER.info(f"{s}{'' if len(det) else '(no detections), '}{stages.last[1] * 1e3:.1f}ms")
     saver.videos.close()
 
-    if seen == 0:
-        raise UserError(f"no readable images or video frames in --source {source}")
-    t = stages.per_image(seen)
-    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
-    if save_txt or save_img:
-        n_labels = len(list(save_dir.glob("labels/*.txt")))
-        s = f"\n{n_labels} labels saved to {save_dir / 'labels'}" if save_txt else ""
-        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
+    report_run(seen, stages, imgsz, source, save_dir, save_txt, save_img)
     if update:
         for w in weights if isinstance(weights, list) else [weights]:
             strip_optimizer(w)

@@ -1,12 +1,15 @@
-"""The command line detect.py, segment/predict.py and classify/predict.py share: YOLOv5 v7.0's flags, with each task's
-defaults; the tasks that draw boxes add the NMS, label-file and drawing flags."""
+"""What detect.py, segment/predict.py and classify/predict.py share: YOLOv5 v7.0's flags, with each task's defaults (the
+tasks that draw boxes add the NMS, label-file and drawing flags), and the closing summary of a run."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from utils.errors import UserError
 from utils.files import root_rel
-from utils.logger import print_args
+from utils.inference.stages import Stages
+from utils.logger import LOGGER, colorstr, print_args
 
 # task -> (default weights, default run folder, default image size)
 DEFAULTS = {"detect": ("yolov5s.pt", "runs/detect", 640), "segment": ("yolov5s-seg.pt", "runs/predict-seg", 640),
@@ -60,3 +63,15 @@ def parse_predict(parser: argparse.ArgumentParser, argv: list[str] | None, prefi
     opt.imgsz *= 2 if len(opt.imgsz) == 1 else 1
     print_args(vars(opt), prefix)
     return opt
+
+
+def report_run(seen: int, stages: Stages, imgsz: tuple, source, save_dir: Path, save_txt: bool, saved: bool) -> None:
+    """YOLOv5's closing lines: the speed per image and where results went; a source that gave no image is an error."""
+    if seen == 0:
+        raise UserError(f"no readable images or video frames in --source {source}")
+    t = stages.per_image(seen)
+    LOGGER.info(f"Speed: %.1fms pre-process, %.1fms inference, %.1fms NMS per image at shape {(1, 3, *imgsz)}" % t)
+    if save_txt or saved:
+        n = len(list(save_dir.glob("labels/*.txt")))
+        s = f"\n{n} labels saved to {save_dir / 'labels'}" if save_txt else ""
+        LOGGER.info(f"Results saved to {colorstr('bold', save_dir)}{s}")
