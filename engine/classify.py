@@ -33,6 +33,8 @@ class ClassifyTask:
     metric_keys = ("metrics/accuracy_top1", "metrics/accuracy_top5")
     lr_keys = ("lr/0",)
     lr_after_step = True
+    csv_columns = ("train/loss", "val/loss", "metrics/accuracy_top1", "metrics/accuracy_top5", "lr/0")
+    csv_width = 23
 
     def check_dataset(self, opt: argparse.Namespace) -> dict:
         return check_cls_dataset(opt.data)

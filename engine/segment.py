@@ -26,6 +26,7 @@ class SegmentTask(DetectTask):
     name = "segment"
     loss_names = ("box_loss", "seg_loss", "obj_loss", "cls_loss")
     metric_keys = METRIC_KEYS
+    csv_width = 23  # YOLOv5's seg and cls runs write results.csv through its GenericLogger
     model_class = SegmentationModel
 
     @staticmethod

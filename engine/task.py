@@ -7,7 +7,9 @@ entry script (see docs/architecture.md).
 
 Optional members, read with getattr: `lr_keys` (results.csv LR columns, default x/lr0..2), `lr_after_step` (PyTorch's
 schedule convention and the LR logged after the step, as classify/train.py; default: detection's one-epoch lag),
-`cli_defaults()` / `add_arguments(parser)` (train.py's flags for the task), and any callback hook method
+`csv_columns` / `csv_width` (results.csv's column order and field width where YOLOv5 writes them otherwise than
+detection's: its seg and cls runs pad to 23, and cls puts val/loss second), `cli_defaults()` / `add_arguments(parser)`
+(train.py's flags for the task), and any callback hook method
 (`on_train_epoch_start(trainer)`, ...: the Trainer registers the task like a plug-in).
 """
 

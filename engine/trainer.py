@@ -374,7 +374,8 @@ def run_training(task: Task, hyp: dict, opt: argparse.Namespace, device: torch.d
         yaml_save(Path(opt.save_dir) / "opt.yaml", vars(opt))
     if main:
         plots = not opt.evolve and not opt.noplots
-        run_logger = RunLogger(Path(opt.save_dir), plots=plots, keys=result_keys(task))
+        run_logger = RunLogger(Path(opt.save_dir), plots=plots, keys=getattr(task, "csv_columns", result_keys(task)),
+                               width=getattr(task, "csv_width", 20))
         plugins = [run_logger, *experiment_loggers(opt), *plugins]
     with deterministic_algorithms(opt.seed + 1 + rank()):
         return Trainer(task, hyp, opt, device, plugins=plugins).train()

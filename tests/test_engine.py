@@ -130,6 +130,8 @@ def test_segment_and_classify_train_on_the_engine(tmp_path):
     assert type(ckpt["model"]).__name__ == "SegmentationModel" and ckpt["epoch"] == -1
     assert pd.read_csv(Path(opt.save_dir) / "results.csv", skipinitialspace=True).shape == (1, 1 + len(
         result_keys(SegmentTask())))
+    header = (Path(opt.save_dir) / "results.csv").read_text().splitlines()[0].split(",")
+    assert header[:2] == [f"{'epoch':>23}", f"{'train/box_loss':>23}"]  # v7.0's seg runs pad fields to 23
 
     cls_data = tmp_path / "coco8-cls"
     shutil.copytree(ROOT / "data/coco8-cls", cls_data)
@@ -137,6 +139,10 @@ def test_segment_and_classify_train_on_the_engine(tmp_path):
                         project=str(tmp_path), name="cls")
     ckpt = load_checkpoint(Path(opt.save_dir) / "weights/best.pt")
     assert type(ckpt["model"]).__name__ == "ClassificationModel"
+    lines = (Path(opt.save_dir) / "results.csv").read_text().splitlines()
+    assert lines[0].split(",") == [f"{k:>23}" for k in ("epoch", "train/loss", "val/loss", "metrics/accuracy_top1",
+                                                        "metrics/accuracy_top5", "lr/0")]  # v7.0's order and width
+    assert [len(f) for f in lines[1].split(",")] == [23] * 6
     assert ckpt["model"].names == dict(enumerate(sorted(p.name for p in (cls_data / "train").iterdir() if p.is_dir())))
     csv = pd.read_csv(Path(opt.save_dir) / "results.csv", skipinitialspace=True)
     assert csv["epoch"].tolist() == [0, 1] and csv["lr/0"].tolist() == pytest.approx([0.001 * 0.505, 0.001 * 0.01])

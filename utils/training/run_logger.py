@@ -35,7 +35,7 @@ def progress_row(epoch: int, epochs: int, mean_loss: torch.Tensor, instances: in
 
 
 def csv_line(values: list[float | str], fmt: str) -> str:
-    """A results.csv / evolve.csv line: YOLOv5 pads every field to 20 characters."""
+    """A results.csv / evolve.csv line: YOLOv5 pads every field (to 20 characters; its seg and cls runs to 23)."""
     return ",".join(fmt % v for v in values) + "\n"
 
 
@@ -83,18 +83,19 @@ class RunLogger:
     training plug-in (its on_* methods are callbacks) for every task, whose columns it is given."""
 
     def __init__(self, save_dir: Path, plots: bool = True, writer=None, tensorboard: bool = True,
-                 keys: tuple[str, ...] = RESULT_KEYS):
+                 keys: tuple[str, ...] = RESULT_KEYS, width: int = 20):
         self.save_dir = Path(save_dir)
         self.csv = self.save_dir / "results.csv"
         self.plots = plots
         self.keys = tuple(keys)
+        self.width = width
         self.tb = writer if writer is not None else (_tensorboard_writer(self.save_dir) if tensorboard else None)
 
     def on_train_start(self, trainer) -> None:
         self.forget_from(trainer.start_epoch)
 
     def on_fit_epoch_end(self, trainer) -> None:
-        self.log_epoch(trainer.epoch, list(trainer.metrics.values()))
+        self.log_epoch(trainer.epoch, [trainer.metrics[k] for k in self.keys])
 
     def on_train_end(self, trainer) -> None:
         self.finish()
@@ -111,9 +112,9 @@ class RunLogger:
         if len(values) != len(self.keys):
             raise ValueError(f"log_epoch needs {len(self.keys)} values ({', '.join(self.keys)}), got {len(values)}")
         header, rows = read_csv_rows(self.csv)
-        header = header or csv_line(["epoch", *self.keys], "%20s")
+        header = header or csv_line(["epoch", *self.keys], f"%{self.width}s")
         rows = [r for r in rows if _row_epoch(r) < epoch]
-        write_atomic(self.csv, header + "".join(rows) + csv_line([epoch, *values], "%20.5g"))
+        write_atomic(self.csv, header + "".join(rows) + csv_line([epoch, *values], f"%{self.width}.5g"))
         if self.tb:
             for k, v in zip(self.keys, values):
                 self.tb.add_scalar(k, v, epoch)
