@@ -45,6 +45,32 @@ def test_plot_images_with_predictions_and_pixel_boxes(tmp_path):
     assert output_to_target([]).shape == (0, 7)
 
 
+def test_plot_images_blends_each_mask_into_its_tile(tmp_path):
+    """Seg batches: an index mask per image (truth with overlap) and a 0/1 mask per row (predictions, truth without
+    overlap) both paint their target's class colour at 60% inside its tile; a prediction under 0.25 paints nothing."""
+    images = torch.zeros(4, 3, 100, 100)
+    targets = torch.tensor([[0, 1, 0.5, 0.5, 0.4, 0.4], [3, 2, 0.25, 0.25, 0.3, 0.3], [3, 3, 0.5, 0.5, 0.2, 0.2]])
+    index = torch.zeros(4, 25, 25)  # at 1/4 scale, as --mask-ratio 4
+    index[0, 10:15, 10:15], index[3, 0:5, 0:5], index[3, 20:25, 20:25] = 1, 1, 2
+    f = tmp_path / "labels.png"
+    plot_images(images, targets, None, f, names=NAMES, masks=index)
+    im = np.asarray(Image.open(f).convert("RGB")).astype(int)
+    assert np.abs(im[50, 50] - 0.6 * np.array(colors(1))).max() <= 2  # tile 0, mask 1 of image 0
+    assert np.abs(im[100 + 5, 100 + 5] - 0.6 * np.array(colors(2))).max() <= 2  # tile 3, its first target
+    assert np.abs(im[100 + 90, 100 + 90] - 0.6 * np.array(colors(3))).max() <= 2  # tile 3, its second target
+    assert im[100 + 50, 50].max() == 0  # tile 2 has no target
+
+    preds = [torch.tensor([[10.0, 10, 90, 90, 0.9, 1]]), torch.zeros((0, 6)), torch.zeros((0, 6)),
+             torch.tensor([[0.0, 0, 50, 50, 0.1, 2]])]
+    per_row = torch.zeros(2, 100, 100)
+    per_row[0, 40:60, 40:60], per_row[1, 0:20, 0:20] = 1, 1
+    f = tmp_path / "pred.png"
+    plot_images(images, output_to_target(preds), None, f, names=NAMES, masks=per_row)
+    im = np.asarray(Image.open(f).convert("RGB")).astype(int)
+    assert np.abs(im[50, 50] - 0.6 * np.array(colors(1))).max() <= 2
+    assert im[100 + 10, 100 + 10].max() == 0  # the 0.1-confidence prediction's mask is left out
+
+
 def test_train_batch_and_labels_of_a_real_loader(tmp_path):
     root = copy_coco8(tmp_path)
     loader, ds = create_dataloader(str(root / "images" / "train"), 128, 4, 32, workers=0)

@@ -50,14 +50,16 @@ def _tile(images: np.ndarray, ns: int) -> np.ndarray:
 
 
 def plot_images(images, targets, paths: list | None = None, fname: str | Path = "images.jpg",
-                names: dict | list | None = None) -> None:
+                names: dict | list | None = None, masks=None) -> None:
     """A grid of up to 16 batch images with their boxes and class names (conf too when targets have 7 columns).
 
-    targets rows are [image index, cls, xc, yc, w, h(, conf)], normalized or in pixels of the batch images.
+    targets rows are [image index, cls, xc, yc, w, h(, conf)], normalized or in pixels of the batch images. masks (seg
+    batches, as v7.0 draws them): one 0/1 mask per target row, or one index mask per image (pixel k: its k-th target).
     """
     images = _numpy(images)[:MAX_SUBPLOTS].astype(np.float32)
     targets = _numpy(targets)
     targets = targets.reshape(-1, targets.shape[-1]) if targets.size else np.zeros((0, 6), dtype=np.float32)
+    masks = None if masks is None or not len(masks) else _numpy(masks).astype(np.float32)
     if images.size and images.max() <= 1:
         images *= 255  # float images in [0, 1]
     b, _, h, w = images.shape
@@ -67,11 +69,14 @@ def plot_images(images, targets, paths: list | None = None, fname: str | Path = 
     if scale < 1:
         h, w = math.ceil(scale * h), math.ceil(scale * w)
         mosaic = cv2.resize(mosaic, (w * ns, h * ns))
+    tiles = [((i % ns) * w, (i // ns) * h, w, h) for i in range(b)]
+    for i, tile in enumerate(tiles if masks is not None else ()):
+        mine = targets[:, 0] == i
+        if mine.any():
+            _draw_masks(mosaic, _image_masks(masks, mine, i), targets[mine], tile)
     fs = max(int((h + w) * ns * 0.008), 12)  # label font size in pixels
     annotator = Annotator(mosaic, line_width=max(round(fs / 10), 1), font_size=fs, pil=True)
-    for i in range(b):
-        r, c = divmod(i, ns)
-        x, y = c * w, r * h
+    for i, (x, y, w, h) in enumerate(tiles):
         annotator.rectangle([x, y, x + w, y + h], None, (255, 255, 255), width=2)
         if paths:
             annotator.text((x + 5, y + 5), Path(paths[i]).name[:40], txt_color=(220, 220, 220))
@@ -79,6 +84,27 @@ def plot_images(images, targets, paths: list | None = None, fname: str | Path = 
     fname = Path(fname)
     fname.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(annotator.result()).save(fname)
+
+
+def _image_masks(masks: np.ndarray, mine: np.ndarray, i: int) -> np.ndarray:
+    """Image i's 0/1 masks, one per target row of it: an index mask (values above 1) is split by instance."""
+    if masks.max() > 1:
+        return (masks[i] == np.arange(1, mine.sum() + 1)[:, None, None]).astype(np.float32)
+    return masks[mine]
+
+
+def _draw_masks(mosaic: np.ndarray, masks: np.ndarray, ti: np.ndarray, tile: tuple) -> None:
+    """Each target's mask blended into its tile of the mosaic in its class colour (60%); predictions below 0.25 are
+    left out, as their boxes are."""
+    x, y, w, h = tile
+    region = mosaic[y:y + h, x:x + w]
+    for mask, row in zip(masks, ti):
+        if len(row) > 6 and row[6] <= 0.25:
+            continue
+        if mask.shape != (h, w):
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+        on = mask > 0.5
+        region[on] = region[on] * 0.4 + np.array(colors(int(row[1]))) * 0.6
 
 
 def _draw_targets(annotator: Annotator, ti: np.ndarray, tile: tuple, scale: float, names) -> None:

@@ -23,6 +23,8 @@ from utils.torch_utils import to_float_image
 from utils.training.run_logger import TQDM_BAR_FORMAT
 from utils.inference.stages import Stages
 
+PLOT_MASKS = 15  # predictions drawn per image in val_batch*_pred.jpg, as v7.0
+
 HEADER = ("%22s" + "%11s" * 10) % ("Class", "Images", "Instances", "Box(P", "R", "mAP50", "mAP50-95)", "Mask(P", "R",
                                    "mAP50", "mAP50-95)")
 ROW = "%22s" + "%11i" * 2 + "%11.3g" * 8
@@ -93,6 +95,7 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
     seen, stages, loss, jdict, stats = 0, Stages(), torch.zeros(4, device=device), [], []
     batches = tqdm(dataloader, desc=HEADER, bar_format=TQDM_BAR_FORMAT) if progress else dataloader
     for batch_i, (im, targets, paths, shapes, masks) in enumerate(batches):
+        plot_masks = []  # the first PLOT_MASKS predicted masks of each image, for the val_batch*_pred plots
         stages.start()
         im, targets, masks = to_float_image(im, device, half), targets.to(device), masks.to(device).float()
         nb, _, height, width = im.shape
@@ -120,6 +123,8 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
                 continue
             gt_masks = masks[[si]] if overlap else masks[targets[:, 0] == si]
             pred_masks = process(proto, pred[:, 6:], pred[:, :4], shape=im[si].shape[1:])
+            if plots and batch_i < PLOT_BATCHES:
+                plot_masks.append(pred_masks[:PLOT_MASKS].cpu())
             if single_cls:
                 pred[:, 5] = 0
             predn, correct_boxes = _score_image(pred[:, :6], labelsn, im[si].shape[1:], shape0, ratio_pad, iouv)
@@ -133,9 +138,9 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
                 jdict += _json_records(predn, pred_masks, path, class_map, im[si].shape[1:], shape0, ratio_pad)
 
         if plots and batch_i < PLOT_BATCHES:
-            plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names)
-            plot_images(im, output_to_target(preds, max_det=max_det), paths, save_dir / f"val_batch{batch_i}_pred.jpg",
-                        names)
+            plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names, masks=masks)
+            plot_images(im, output_to_target(preds, max_det=PLOT_MASKS), paths,
+                        save_dir / f"val_batch{batch_i}_pred.jpg", names, masks=torch.cat(plot_masks or [masks[:0]]))
 
     metrics, nt = _summarize(stats, nc, names, plots, save_dir)
     if plots:
