@@ -106,17 +106,16 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
     return ev.results(coco)
 
 
-def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
-    """val.py's command line, with YOLOv5 v7.0's flags and defaults."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s.pt", help="model path(s)")
+def val_arguments(parser: argparse.ArgumentParser, data: str, weights: str, project: str) -> None:
+    """The flags val.py and segment/val.py share (YOLOv5 v7.0's), with each script's dataset, weights and run folder."""
+    parser.add_argument("--data", type=str, default=root_rel() / data, help="dataset.yaml path")
+    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / weights, help="model path(s)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size")
     parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="inference size (pixels)")
     parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
     parser.add_argument("--iou-thres", type=float, default=0.6, help="NMS IoU threshold")
     parser.add_argument("--max-det", type=int, default=300, help="maximum detections per image")
-    parser.add_argument("--task", default="val", help="train, val, test, speed or study")
+    parser.add_argument("--task", default="val", help="train, val, test, speed or (val.py) study")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
     parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
     parser.add_argument("--single-cls", action="store_true", help="treat as single-class dataset")
@@ -126,11 +125,17 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-hybrid", action="store_true", help="save label+prediction hybrid results to *.txt")
     parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
     parser.add_argument("--save-json", action="store_true", help="save a COCO-JSON results file")
-    parser.add_argument("--project", default=root_rel() / "runs/val", help="save to project/name")
+    parser.add_argument("--project", default=root_rel() / project, help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
     parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
     parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """val.py's command line, with YOLOv5 v7.0's flags and defaults."""
+    parser = argparse.ArgumentParser()
+    val_arguments(parser, "data/coco128.yaml", "yolov5s.pt", "runs/val")
     parser.add_argument("--compile", action="store_true", help="PyTorch weights: run the model through torch.compile")
     opt = parser.parse_args(argv)
     print_args(vars(opt), "val: ")

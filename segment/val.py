@@ -25,10 +25,10 @@ from utils.errors import UserError, exit_on_user_error  # noqa: E402
 from utils.evaluation.coco_eval import coco_class_map  # noqa: E402
 from utils.evaluation.detection import class_names, coco_evaluate  # noqa: E402
 from utils.evaluation.segment_val import evaluate, report  # noqa: E402
-from utils.files import ROOT, check_yaml, root_rel, run_folder  # noqa: E402
+from utils.files import ROOT, check_yaml, run_folder  # noqa: E402
 from utils.logger import LOGGER, colorstr, print_args  # noqa: E402
 from utils.torch_utils import keep_freed_memory, select_device  # noqa: E402
-from val import _check_classes, _cli_dataloader, _load_model  # noqa: E402
+from val import _check_classes, _cli_dataloader, _load_model, val_arguments  # noqa: E402
 
 DEFAULT_NM = 32  # mask coefficients per detection when the weights do not say (exported models)
 
@@ -85,28 +85,7 @@ def run(data, weights=None, batch_size: int = 32, imgsz: int = 640, conf_thres: 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """segment/val.py's command line, with YOLOv5 v7.0's flags and defaults."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=str, default=root_rel() / "data/coco128-seg.yaml", help="dataset.yaml path")
-    parser.add_argument("--weights", nargs="+", type=str, default=root_rel() / "yolov5s-seg.pt", help="model path(s)")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size")
-    parser.add_argument("--imgsz", "--img", "--img-size", type=int, default=640, help="inference size (pixels)")
-    parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
-    parser.add_argument("--iou-thres", type=float, default=0.6, help="NMS IoU threshold")
-    parser.add_argument("--max-det", type=int, default=300, help="maximum detections per image")
-    parser.add_argument("--task", default="val", help="train, val, test or speed")
-    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu")
-    parser.add_argument("--workers", type=int, default=8, help="max dataloader workers (per RANK in DDP mode)")
-    parser.add_argument("--single-cls", action="store_true", help="treat as single-class dataset")
-    parser.add_argument("--augment", action="store_true", help="augmented inference")
-    parser.add_argument("--verbose", action="store_true", help="report mAP by class")
-    parser.add_argument("--save-txt", action="store_true", help="save results to *.txt")
-    parser.add_argument("--save-hybrid", action="store_true", help="save label+prediction hybrid results to *.txt")
-    parser.add_argument("--save-conf", action="store_true", help="save confidences in --save-txt labels")
-    parser.add_argument("--save-json", action="store_true", help="save a COCO-JSON results file")
-    parser.add_argument("--project", default=root_rel() / "runs/val-seg", help="save results to project/name")
-    parser.add_argument("--name", default="exp", help="save to project/name")
-    parser.add_argument("--exist-ok", action="store_true", help="existing project/name ok, do not increment")
-    parser.add_argument("--half", action="store_true", help="use FP16 half-precision inference")
-    parser.add_argument("--dnn", action="store_true", help="use OpenCV DNN for ONNX inference")
+    val_arguments(parser, "data/coco128-seg.yaml", "yolov5s-seg.pt", "runs/val-seg")
     opt = parser.parse_args(argv)
     print_args(vars(opt), "val: ")
     return opt
