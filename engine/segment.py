@@ -76,4 +76,4 @@ class SegmentTask(DetectTask):
             from utils.evaluation.plots import plot_images
 
             plot_images(batch["img"], batch["targets"], batch["paths"], trainer.save_dir / f"train_batch{ni}.jpg",
-                        names=trainer.names, masks=batch["masks"])
+                        names=trainer.names, masks=batch["masks"], index_masks=self.overlap(trainer))

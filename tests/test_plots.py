@@ -53,12 +53,15 @@ def test_plot_images_blends_each_mask_into_its_tile(tmp_path):
     index = torch.zeros(4, 25, 25)  # at 1/4 scale, as --mask-ratio 4
     index[0, 10:15, 10:15], index[3, 0:5, 0:5], index[3, 20:25, 20:25] = 1, 1, 2
     f = tmp_path / "labels.png"
-    plot_images(images, targets, None, f, names=NAMES, masks=index)
+    plot_images(images, targets, None, f, names=NAMES, masks=index, index_masks=True)
     im = np.asarray(Image.open(f).convert("RGB")).astype(int)
     assert np.abs(im[50, 50] - 0.6 * np.array(colors(1))).max() <= 2  # tile 0, mask 1 of image 0
     assert np.abs(im[100 + 5, 100 + 5] - 0.6 * np.array(colors(2))).max() <= 2  # tile 3, its first target
     assert np.abs(im[100 + 90, 100 + 90] - 0.6 * np.array(colors(3))).max() <= 2  # tile 3, its second target
     assert im[100 + 50, 50].max() == 0  # tile 2 has no target
+    plot_images(images, targets[:1], None, f, names=NAMES, masks=index[:, ::2, ::2].clip(0, 1), index_masks=True)
+    im = np.asarray(Image.open(f).convert("RGB")).astype(int)  # one instance per image: index masks of 0s and 1s
+    assert np.abs(im[50, 50] - 0.6 * np.array(colors(1))).max() <= 2
 
     preds = [torch.tensor([[10.0, 10, 90, 90, 0.9, 1]]), torch.zeros((0, 6)), torch.zeros((0, 6)),
              torch.tensor([[0.0, 0, 50, 50, 0.1, 2]])]

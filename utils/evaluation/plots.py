@@ -50,11 +50,12 @@ def _tile(images: np.ndarray, ns: int) -> np.ndarray:
 
 
 def plot_images(images, targets, paths: list | None = None, fname: str | Path = "images.jpg",
-                names: dict | list | None = None, masks=None) -> None:
+                names: dict | list | None = None, masks=None, index_masks: bool = False) -> None:
     """A grid of up to 16 batch images with their boxes and class names (conf too when targets have 7 columns).
 
     targets rows are [image index, cls, xc, yc, w, h(, conf)], normalized or in pixels of the batch images. masks (seg
-    batches, as v7.0 draws them): one 0/1 mask per target row, or one index mask per image (pixel k: its k-th target).
+    batches, as v7.0 draws them): one 0/1 mask per target row, or with index_masks one mask per image whose pixels
+    hold k for its k-th target (the overlap masks of seg training).
     """
     images = _numpy(images)[:MAX_SUBPLOTS].astype(np.float32)
     targets = _numpy(targets)
@@ -73,7 +74,8 @@ def plot_images(images, targets, paths: list | None = None, fname: str | Path = 
     for i, tile in enumerate(tiles if masks is not None else ()):
         mine = targets[:, 0] == i
         if mine.any():
-            _draw_masks(mosaic, _image_masks(masks, mine, i), targets[mine], tile)
+            image_masks = masks[i] == np.arange(1, mine.sum() + 1)[:, None, None] if index_masks else masks[mine]
+            _draw_masks(mosaic, image_masks.astype(np.float32), targets[mine], tile)
     fs = max(int((h + w) * ns * 0.008), 12)  # label font size in pixels
     annotator = Annotator(mosaic, line_width=max(round(fs / 10), 1), font_size=fs, pil=True)
     for i, (x, y, w, h) in enumerate(tiles):
@@ -84,13 +86,6 @@ def plot_images(images, targets, paths: list | None = None, fname: str | Path = 
     fname = Path(fname)
     fname.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(annotator.result()).save(fname)
-
-
-def _image_masks(masks: np.ndarray, mine: np.ndarray, i: int) -> np.ndarray:
-    """Image i's 0/1 masks, one per target row of it: an index mask (values above 1) is split by instance."""
-    if masks.max() > 1:
-        return (masks[i] == np.arange(1, mine.sum() + 1)[:, None, None]).astype(np.float32)
-    return masks[mine]
 
 
 def _draw_masks(mosaic: np.ndarray, masks: np.ndarray, ti: np.ndarray, tile: tuple) -> None:

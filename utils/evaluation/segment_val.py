@@ -138,9 +138,11 @@ def evaluate(model, dataloader, nc: int, conf_thres: float = 0.001, iou_thres: f
                 jdict += _json_records(predn, pred_masks, path, class_map, im[si].shape[1:], shape0, ratio_pad)
 
         if plots and batch_i < PLOT_BATCHES:
-            plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names, masks=masks)
+            plot_images(im, targets, paths, save_dir / f"val_batch{batch_i}_labels.jpg", names, masks=masks,
+                        index_masks=overlap)
             plot_images(im, output_to_target(preds, max_det=PLOT_MASKS), paths,
-                        save_dir / f"val_batch{batch_i}_pred.jpg", names, masks=torch.cat(plot_masks or [masks[:0]]))
+                        save_dir / f"val_batch{batch_i}_pred.jpg", names,
+                        masks=torch.cat(plot_masks) if plot_masks else None)
 
     metrics, nt = _summarize(stats, nc, names, plots, save_dir)
     if plots:
