@@ -24,6 +24,7 @@ from utils.evaluation.scores import ClassCurves, fitness, smooth
 
 MAX_MOSAIC_SIZE = 1920  # pixels, longest side of a batch preview
 MAX_SUBPLOTS = 16  # images per batch preview
+MIN_PLOT_CONF = 0.25  # predictions at or below this confidence are left out of batch previews (boxes and masks)
 
 
 def _numpy(x) -> np.ndarray:
@@ -60,7 +61,7 @@ def plot_images(images, targets, paths: list | None = None, fname: str | Path = 
     images = _numpy(images)[:MAX_SUBPLOTS].astype(np.float32)
     targets = _numpy(targets)
     targets = targets.reshape(-1, targets.shape[-1]) if targets.size else np.zeros((0, 6), dtype=np.float32)
-    masks = None if masks is None or not len(masks) else _numpy(masks).astype(np.float32)
+    masks = None if masks is None or not len(masks) else _numpy(masks)
     if images.size and images.max() <= 1:
         images *= 255  # float images in [0, 1]
     b, _, h, w = images.shape
@@ -94,7 +95,7 @@ def _draw_masks(mosaic: np.ndarray, masks: np.ndarray, ti: np.ndarray, tile: tup
     x, y, w, h = tile
     region = mosaic[y:y + h, x:x + w]
     for mask, row in zip(masks, ti):
-        if len(row) > 6 and row[6] <= 0.25:
+        if len(row) > 6 and row[6] <= MIN_PLOT_CONF:
             continue
         if mask.shape != (h, w):
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -118,7 +119,7 @@ def _draw_targets(annotator: Annotator, ti: np.ndarray, tile: tuple, scale: floa
     conf = ti[:, 6] if ti.shape[1] > 6 else None
     for j, box in enumerate(boxes):
         cls = int(ti[j, 1])
-        if conf is not None and conf[j] <= 0.25:
+        if conf is not None and conf[j] <= MIN_PLOT_CONF:
             continue
         label = _name(names, cls) if conf is None else f"{_name(names, cls)} {conf[j]:.1f}"
         annotator.box_label(box, label, color=colors(cls))
